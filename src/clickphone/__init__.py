@@ -1,0 +1,3 @@
+"""ClickPhone: a cloud phone system."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,578 @@
+"""SIP message model (RFC 3261 §7): requests, responses, headers, and structured header views.
+
+This module holds the data model and serialization only. Parsing bytes into these objects is
+``clickphone.sip.parser.parse_message``. Header names are stored in their canonical long form
+("Via", "Call-ID", "CSeq", "WWW-Authenticate"); compact forms are expanded on parse.
+Header values are stored as received (after unfolding), in order, one entry per header line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from clickphone.sip.errors import SipPeerError
+
+SIP_VERSION = "SIP/2.0"
+
+COMPACT_FORMS: dict[str, str] = {
+    "i": "Call-ID",
+    "m": "Contact",
+    "e": "Content-Encoding",
+    "l": "Content-Length",
+    "c": "Content-Type",
+    "f": "From",
+    "s": "Subject",
+    "k": "Supported",
+    "t": "To",
+    "v": "Via",
+    "o": "Event",
+    "r": "Refer-To",
+    "b": "Referred-By",
+    "u": "Allow-Events",
+    "x": "Session-Expires",
+    "y": "Identity",
+    "a": "Accept-Contact",
+    "j": "Reject-Contact",
+    "d": "Request-Disposition",
+}
+
+_SPECIAL_CASE: dict[str, str] = {
+    name.lower(): name
+    for name in (
+        "Call-ID",
+        "CSeq",
+        "WWW-Authenticate",
+        "MIME-Version",
+        "RAck",
+        "RSeq",
+        "SIP-ETag",
+        "SIP-If-Match",
+        "P-Asserted-Identity",
+        "P-Preferred-Identity",
+        "Max-Forwards",
+        "Min-SE",
+        "Session-Expires",
+        "Record-Route",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "Authentication-Info",
+        "Proxy-Authentication-Info",
+    )
+}
+
+# Headers whose value is a comma-separated list (RFC 3261 §7.3.1). Authenticate/Authorization
+# headers contain commas but are *not* lists; Date/Call-ID etc. are single values.
+LIST_HEADERS = frozenset(
+    {
+        "Via",
+        "Route",
+        "Record-Route",
+        "Contact",
+        "Allow",
+        "Supported",
+        "Require",
+        "Proxy-Require",
+        "Unsupported",
+        "Accept",
+        "Accept-Encoding",
+        "Accept-Language",
+        "Allow-Events",
+        "Content-Encoding",
+        "In-Reply-To",
+        "Path",
+        "Service-Route",
+    }
+)
+
+REASON_PHRASES: dict[int, str] = {
+    100: "Trying",
+    180: "Ringing",
+    181: "Call Is Being Forwarded",
+    182: "Queued",
+    183: "Session Progress",
+    200: "OK",
+    202: "Accepted",
+    300: "Multiple Choices",
+    301: "Moved Permanently",
+    302: "Moved Temporarily",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Long",
+    415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme",
+    420: "Bad Extension",
+    421: "Extension Required",
+    422: "Session Interval Too Small",
+    423: "Interval Too Brief",
+    480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected",
+    483: "Too Many Hops",
+    484: "Address Incomplete",
+    486: "Busy Here",
+    487: "Request Terminated",
+    488: "Not Acceptable Here",
+    491: "Request Pending",
+    500: "Server Internal Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Server Time-out",
+    505: "Version Not Supported",
+    513: "Message Too Large",
+    600: "Busy Everywhere",
+    603: "Decline",
+    604: "Does Not Exist Anywhere",
+    606: "Not Acceptable",
+}
+
+
+def canonical_name(name: str) -> str:
+    """Return the canonical spelling of a header name (compact forms expanded)."""
+    low = name.lower()
+    if len(low) == 1 and low in COMPACT_FORMS:
+        return COMPACT_FORMS[low]
+    special = _SPECIAL_CASE.get(low)
+    if special is not None:
+        return special
+    return "-".join(part[:1].upper() + part[1:] for part in low.split("-"))
+
+
+def split_list(value: str) -> list[str]:
+    """Split a comma-separated header value, respecting quotes, <...> and escapes."""
+    items: list[str] = []
+    buf: list[str] = []
+    in_quotes = False
+    in_angle = False
+    escaped = False
+    for ch in value:
+        if escaped:
+            buf.append(ch)
+            escaped = False
+            continue
+        if in_quotes:
+            if ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_quotes = False
+            buf.append(ch)
+            continue
+        if ch == '"':
+            in_quotes = True
+        elif ch == "<":
+            in_angle = True
+        elif ch == ">":
+            in_angle = False
+        elif ch == "," and not in_angle:
+            item = "".join(buf).strip()
+            if item:
+                items.append(item)
+            buf = []
+            continue
+        buf.append(ch)
+    item = "".join(buf).strip()
+    if item:
+        items.append(item)
+    return items
+
+
+def parse_params(text: str) -> dict[str, str | None]:
+    """Parse ``;a=b;c`` style parameters (leading ``;`` optional). Keys are lower-cased."""
+    params: dict[str, str | None] = {}
+    for raw in _split_outside_quotes(text, ";"):
+        raw = raw.strip()
+        if not raw:
+            continue
+        if "=" in raw:
+            key, val = raw.split("=", 1)
+            params[key.strip().lower()] = val.strip()
+        else:
+            params[raw.lower()] = None
+    return params
+
+
+def format_params(params: dict[str, str | None]) -> str:
+    return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
+
+
+def _split_outside_quotes(text: str, sep: str) -> list[str]:
+    parts: list[str] = []
+    buf: list[str] = []
+    in_quotes = False
+    escaped = False
+    for ch in text:
+        if escaped:
+            buf.append(ch)
+            escaped = False
+            continue
+        if ch == "\\" and in_quotes:
+            escaped = True
+            buf.append(ch)
+            continue
+        if ch == '"':
+            in_quotes = not in_quotes
+        if ch == sep and not in_quotes:
+            parts.append("".join(buf))
+            buf = []
+            continue
+        buf.append(ch)
+    parts.append("".join(buf))
+    return parts
+
+
+@dataclass
+class Via:
+    """One Via hop: ``SIP/2.0/UDP host:port;branch=...;rport``."""
+
+    transport: str
+    host: str
+    port: int | None = None
+    params: dict[str, str | None] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, value: str) -> Via:
+        value = value.strip()
+        try:
+            proto, rest = value.split(None, 1)
+        except ValueError as exc:
+            raise SipPeerError(f"malformed Via: {value!r}") from exc
+        proto_parts = [p.strip() for p in proto.split("/")]
+        if len(proto_parts) == 2 and "/" in rest.split(None, 1)[0]:
+            # "SIP / 2.0 / UDP" written with spaces: re-join
+            raise SipPeerError(f"malformed Via protocol: {value!r}")
+        if len(proto_parts) != 3 or proto_parts[0].upper() != "SIP":
+            # tolerate LWS inside the protocol (RFC 4475 §3.1.1.1 has "SIP  /   2.0  / UDP")
+            joined = value.replace(" ", "").replace("\t", "")
+            raise SipPeerError(f"malformed Via protocol: {joined[:40]!r}")
+        transport = proto_parts[2].upper()
+        sent_by, _, param_text = rest.partition(";")
+        sent_by = sent_by.strip()
+        host, port = split_host_port(sent_by)
+        return cls(transport, host, port, parse_params(param_text))
+
+    @property
+    def branch(self) -> str | None:
+        return self.params.get("branch")
+
+    @property
+    def sent_by(self) -> str:
+        return join_host_port(self.host, self.port)
+
+    def __str__(self) -> str:
+        return f"SIP/2.0/{self.transport} {self.sent_by}{format_params(self.params)}"
+
+
+def split_host_port(text: str) -> tuple[str, int | None]:
+    """Split ``host[:port]`` where host may be an IPv6 reference ``[::1]``."""
+    text = text.strip()
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise SipPeerError(f"bad IPv6 reference: {text!r}")
+        host = text[: end + 1]
+        rest = text[end + 1 :]
+        if not rest:
+            return host, None
+        if not rest.startswith(":"):
+            raise SipPeerError(f"bad host:port: {text!r}")
+        port_text = rest[1:]
+    else:
+        host, sep, port_text = text.partition(":")
+        if not sep:
+            if not host:
+                raise SipPeerError("empty host")
+            return host, None
+    port_text = port_text.strip()
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise SipPeerError(f"bad port in {text!r}")
+    if not host:
+        raise SipPeerError("empty host")
+    return host, int(port_text)
+
+
+def join_host_port(host: str, port: int | None) -> str:
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return host if port is None else f"{host}:{port}"
+
+
+@dataclass
+class NameAddr:
+    """A From/To/Contact/Route value: ``"Display" <uri>;params`` or ``uri;params``."""
+
+    uri: str
+    display_name: str | None = None
+    params: dict[str, str | None] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, value: str) -> NameAddr:
+        value = value.strip()
+        if not value:
+            raise SipPeerError("empty name-addr")
+        display: str | None = None
+        lt = _find_unquoted(value, "<")
+        if lt >= 0:
+            gt = value.find(">", lt)
+            if gt < 0:
+                raise SipPeerError(f"unterminated <uri> in {value!r}")
+            display_raw = value[:lt].strip()
+            if display_raw.startswith('"'):
+                if len(display_raw) < 2 or not display_raw.endswith('"'):
+                    raise SipPeerError(f"bad quoted display name in {value!r}")
+                display = unescape_quoted(display_raw[1:-1])
+            elif display_raw:
+                display = display_raw
+            uri = value[lt + 1 : gt].strip()
+            params = parse_params(value[gt + 1 :])
+        else:
+            # addr-spec form: parameters after ';' belong to the header, not the URI
+            uri, _, param_text = value.partition(";")
+            uri = uri.strip()
+            params = parse_params(param_text)
+        if not uri:
+            raise SipPeerError(f"empty URI in {value!r}")
+        return cls(uri, display, params)
+
+    @property
+    def tag(self) -> str | None:
+        return self.params.get("tag")
+
+    def __str__(self) -> str:
+        display = ""
+        if self.display_name is not None:
+            escaped = self.display_name.replace("\\", "\\\\").replace('"', '\\"')
+            display = f'"{escaped}" '
+        return f"{display}<{self.uri}>{format_params(self.params)}"
+
+
+def _find_unquoted(text: str, target: str) -> int:
+    in_quotes = False
+    escaped = False
+    for i, ch in enumerate(text):
+        if escaped:
+            escaped = False
+            continue
+        if in_quotes and ch == "\\":
+            escaped = True
+            continue
+        if ch == '"':
+            in_quotes = not in_quotes
+        elif ch == target and not in_quotes:
+            return i
+    return -1
+
+
+def unescape_quoted(text: str) -> str:
+    out: list[str] = []
+    it = iter(text)
+    for ch in it:
+        if ch == "\\":
+            out.append(next(it, ""))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class SipMessage:
+    """Common part of requests and responses: ordered headers and a body."""
+
+    def __init__(self, headers: Iterable[tuple[str, str]] = (), body: bytes = b"") -> None:
+        self.headers: list[tuple[str, str]] = [(canonical_name(n), v) for n, v in headers]
+        self.body = body
+
+    # -- header access -------------------------------------------------------------------
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """First value of header ``name`` (any spelling), or ``default``."""
+        cname = canonical_name(name)
+        for n, v in self.headers:
+            if n == cname:
+                return v
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """All values of ``name``; list headers are split on commas into separate items."""
+        cname = canonical_name(name)
+        values = [v for n, v in self.headers if n == cname]
+        if cname in LIST_HEADERS:
+            out: list[str] = []
+            for v in values:
+                out.extend(split_list(v))
+            return out
+        return values
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def set(self, name: str, value: str) -> None:
+        """Replace every ``name`` header with one value, kept at the first one's position."""
+        cname = canonical_name(name)
+        for i, (n, _) in enumerate(self.headers):
+            if n == cname:
+                self.headers[i] = (cname, value)
+                self.headers = [
+                    h for j, h in enumerate(self.headers) if j <= i or h[0] != cname
+                ]
+                return
+        self.headers.append((cname, value))
+
+    def add(self, name: str, value: str, *, first: bool = False) -> None:
+        cname = canonical_name(name)
+        if first:
+            idx = next((i for i, (n, _) in enumerate(self.headers) if n == cname), 0)
+            self.headers.insert(idx, (cname, value))
+        else:
+            self.headers.append((cname, value))
+
+    def remove(self, name: str) -> None:
+        cname = canonical_name(name)
+        self.headers = [(n, v) for n, v in self.headers if n != cname]
+
+    def iter_headers(self) -> Iterator[tuple[str, str]]:
+        return iter(self.headers)
+
+    # -- structured views ----------------------------------------------------------------
+    @property
+    def call_id(self) -> str:
+        value = self.get("Call-ID")
+        if value is None:
+            raise SipPeerError("missing Call-ID")
+        return value.strip()
+
+    @property
+    def cseq(self) -> tuple[int, str]:
+        value = self.get("CSeq")
+        if value is None:
+            raise SipPeerError("missing CSeq")
+        parts = value.split()
+        if len(parts) != 2 or not parts[0].isdigit() or len(parts[0]) > 10:
+            raise SipPeerError(f"malformed CSeq: {value!r}")
+        num = int(parts[0])
+        if num >= 2**31:
+            raise SipPeerError(f"CSeq number out of range: {value!r}")
+        return num, parts[1]
+
+    @property
+    def vias(self) -> list[Via]:
+        return [Via.parse(v) for v in self.get_all("Via")]
+
+    @property
+    def top_via(self) -> Via:
+        values = self.get_all("Via")
+        if not values:
+            raise SipPeerError("missing Via")
+        return Via.parse(values[0])
+
+    @property
+    def from_(self) -> NameAddr:
+        value = self.get("From")
+        if value is None:
+            raise SipPeerError("missing From")
+        return NameAddr.parse(value)
+
+    @property
+    def to(self) -> NameAddr:
+        value = self.get("To")
+        if value is None:
+            raise SipPeerError("missing To")
+        return NameAddr.parse(value)
+
+    @property
+    def contacts(self) -> list[NameAddr]:
+        return [NameAddr.parse(v) for v in self.get_all("Contact") if v.strip() != "*"]
+
+    @property
+    def content_type(self) -> str | None:
+        value = self.get("Content-Type")
+        return value.split(";", 1)[0].strip().lower() if value else None
+
+    # -- serialization -------------------------------------------------------------------
+    def start_line(self) -> str:
+        raise NotImplementedError
+
+    def to_bytes(self) -> bytes:
+        """Serialize with a correct Content-Length (always written, RFC 3261 §20.14)."""
+        lines = [self.start_line()]
+        for n, v in self.headers:
+            if n == "Content-Length":
+                continue
+            lines.append(f"{n}: {v}")
+        lines.append(f"Content-Length: {len(self.body)}")
+        head = "\r\n".join(lines) + "\r\n\r\n"
+        return head.encode("utf-8") + self.body
+
+    def __bytes__(self) -> bytes:
+        return self.to_bytes()
+
+
+class SipRequest(SipMessage):
+    def __init__(
+        self,
+        method: str,
+        uri: str,
+        headers: Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+        version: str = SIP_VERSION,
+    ) -> None:
+        super().__init__(headers, body)
+        self.method = method
+        self.uri = uri
+        self.version = version
+
+    def start_line(self) -> str:
+        return f"{self.method} {self.uri} {self.version}"
+
+    def __repr__(self) -> str:
+        return f"<SipRequest {self.method} {self.uri}>"
+
+
+class SipResponse(SipMessage):
+    def __init__(
+        self,
+        status: int,
+        reason: str | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+        version: str = SIP_VERSION,
+    ) -> None:
+        super().__init__(headers, body)
+        self.status = status
+        self.reason = REASON_PHRASES.get(status, "Unknown") if reason is None else reason
+        self.version = version
+
+    def start_line(self) -> str:
+        return f"{self.version} {self.status} {self.reason}"
+
+    def __repr__(self) -> str:
+        return f"<SipResponse {self.status} {self.reason}>"
+
+
+def make_response(
+    request: SipRequest,
+    status: int,
+    reason: str | None = None,
+    *,
+    to_tag: str | None = None,
+    extra_headers: Iterable[tuple[str, str]] = (),
+    body: bytes = b"",
+) -> SipResponse:
+    """Build a response to ``request`` per RFC 3261 §8.2.6: copy Via, From, To, Call-ID, CSeq
+    (and Record-Route for dialog-creating responses, which the caller adds when it wants)."""
+    headers: list[tuple[str, str]] = []
+    for name, value in request.headers:
+        if name in ("Via", "From", "Call-ID", "CSeq"):
+            headers.append((name, value))
+        elif name == "To":
+            if to_tag is not None and status != 100:
+                to = NameAddr.parse(value)
+                if to.tag is None:
+                    value = f"{value};tag={to_tag}"
+            headers.append((name, value))
+    headers.extend(extra_headers)
+    return SipResponse(status, reason, headers, body)
