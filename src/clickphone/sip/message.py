@@ -8,12 +8,19 @@ Header values are stored as received (after unfolding), in order, one entry per 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from clickphone.sip.errors import SipPeerError
+from clickphone.sip.uri import parse_host, parse_port, uri_scheme
 
 SIP_VERSION = "SIP/2.0"
+
+TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+# gen-value = token / host / quoted-string (RFC 3261 §25.1); host covers IPv6 with or without
+# brackets (RFC 5118 §4.5 shows both forms of Via received=).
+_GEN_VALUE_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~:\[\]]+")
 
 COMPACT_FORMS: dict[str, str] = {
     "i": "Call-ID",
@@ -183,19 +190,56 @@ def split_list(value: str) -> list[str]:
     return items
 
 
-def parse_params(text: str) -> dict[str, str | None]:
-    """Parse ``;a=b;c`` style parameters (leading ``;`` optional). Keys are lower-cased."""
+def parse_params(text: str, *, strict: bool = False) -> dict[str, str | None]:
+    """Parse ``;a=b;c`` style parameters (leading ``;`` optional). Keys are lower-cased.
+
+    With ``strict=True`` the text must be empty or start with ``;`` (after LWS), and every
+    parameter must be ``token [= (token / host / quoted-string)]`` (RFC 3261 generic-param);
+    otherwise SipPeerError(400) is raised.
+    """
     params: dict[str, str | None] = {}
-    for raw in _split_outside_quotes(text, ";"):
+    parts = _split_outside_quotes(text, ";")
+    if strict:
+        if parts[0].strip():
+            raise SipPeerError(f"unexpected text before parameters: {parts[0][:40]!r}")
+        parts = parts[1:]
+    for raw in parts:
         raw = raw.strip()
         if not raw:
+            if strict:
+                raise SipPeerError(f"empty parameter in {text[:60]!r}")
             continue
         if "=" in raw:
             key, val = raw.split("=", 1)
-            params[key.strip().lower()] = val.strip()
+            key, val = key.strip(), val.strip()
+            if strict and not (TOKEN_RE.fullmatch(key) and _valid_gen_value(val)):
+                raise SipPeerError(f"malformed parameter {raw[:60]!r}")
+            params[key.lower()] = val
         else:
+            if strict and not TOKEN_RE.fullmatch(raw):
+                raise SipPeerError(f"malformed parameter {raw[:60]!r}")
             params[raw.lower()] = None
     return params
+
+
+def _valid_gen_value(value: str) -> bool:
+    if value.startswith('"'):
+        return quoted_string_end(value, 0) == len(value)
+    return _GEN_VALUE_RE.fullmatch(value) is not None
+
+
+def quoted_string_end(text: str, start: int) -> int:
+    """Index just past the quoted-string that opens at ``text[start]``, or -1 if unterminated."""
+    i = start + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == '"':
+            return i + 1
+        i += 1
+    return -1
 
 
 def format_params(params: dict[str, str | None]) -> str:
@@ -227,6 +271,10 @@ def _split_outside_quotes(text: str, sep: str) -> list[str]:
     return parts
 
 
+_VIA_PROTOCOL_RE = re.compile(r"\s*([^\s/]+)\s*/\s*([^\s/]+)\s*/\s*([^\s/;]+)\s+(.*)", re.S)
+_COLON_LWS_RE = re.compile(r"\s*:\s*")
+
+
 @dataclass
 class Via:
     """One Via hop: ``SIP/2.0/UDP host:port;branch=...;rport``."""
@@ -238,24 +286,24 @@ class Via:
 
     @classmethod
     def parse(cls, value: str) -> Via:
-        value = value.strip()
-        try:
-            proto, rest = value.split(None, 1)
-        except ValueError as exc:
-            raise SipPeerError(f"malformed Via: {value!r}") from exc
-        proto_parts = [p.strip() for p in proto.split("/")]
-        if len(proto_parts) == 2 and "/" in rest.split(None, 1)[0]:
-            # "SIP / 2.0 / UDP" written with spaces: re-join
-            raise SipPeerError(f"malformed Via protocol: {value!r}")
-        if len(proto_parts) != 3 or proto_parts[0].upper() != "SIP":
-            # tolerate LWS inside the protocol (RFC 4475 §3.1.1.1 has "SIP  /   2.0  / UDP")
-            joined = value.replace(" ", "").replace("\t", "")
-            raise SipPeerError(f"malformed Via protocol: {joined[:40]!r}")
-        transport = proto_parts[2].upper()
-        sent_by, _, param_text = rest.partition(";")
-        sent_by = sent_by.strip()
+        """Parse one via-parm. LWS is allowed around the ``/`` of the protocol, around the
+        ``:`` of sent-by and around ``;``/``=`` of parameters (RFC 4475 §3.1.1.1)."""
+        match = _VIA_PROTOCOL_RE.match(value)
+        if match is None:
+            raise SipPeerError(f"malformed Via: {value[:60]!r}")
+        name, version, transport, rest = match.groups()
+        if name.upper() != "SIP" or version != "2.0":
+            raise SipPeerError(f"unsupported Via protocol {name}/{version}")
+        if not TOKEN_RE.fullmatch(transport):
+            raise SipPeerError(f"malformed Via transport {transport[:20]!r}")
+        sent_by, semi, param_text = rest.partition(";")
+        sent_by = _COLON_LWS_RE.sub(":", sent_by.strip())
+        if not sent_by or any(ch.isspace() for ch in sent_by):
+            raise SipPeerError(f"malformed Via sent-by {sent_by[:60]!r}")
         host, port = split_host_port(sent_by)
-        return cls(transport, host, port, parse_params(param_text))
+        parse_host(host)
+        params = parse_params(semi + param_text, strict=True)
+        return cls(transport.upper(), host, port, params)
 
     @property
     def branch(self) -> str | None:
@@ -289,12 +337,10 @@ def split_host_port(text: str) -> tuple[str, int | None]:
             if not host:
                 raise SipPeerError("empty host")
             return host, None
-    port_text = port_text.strip()
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise SipPeerError(f"bad port in {text!r}")
+    port = parse_port(port_text.strip())
     if not host:
         raise SipPeerError("empty host")
-    return host, int(port_text)
+    return host, port
 
 
 def join_host_port(host: str, port: int | None) -> str:
@@ -313,6 +359,8 @@ class NameAddr:
 
     @classmethod
     def parse(cls, value: str) -> NameAddr:
+        """Parse strictly: a quoted or token display name, no LWS inside ``<...>``, no ``?``
+        or ``,`` in a bare addr-spec (RFC 3261 §20.10), well-formed parameters."""
         value = value.strip()
         if not value:
             raise SipPeerError("empty name-addr")
@@ -321,23 +369,32 @@ class NameAddr:
         if lt >= 0:
             gt = value.find(">", lt)
             if gt < 0:
-                raise SipPeerError(f"unterminated <uri> in {value!r}")
+                raise SipPeerError(f"unterminated <uri> in {value[:80]!r}")
             display_raw = value[:lt].strip()
             if display_raw.startswith('"'):
-                if len(display_raw) < 2 or not display_raw.endswith('"'):
-                    raise SipPeerError(f"bad quoted display name in {value!r}")
+                if quoted_string_end(display_raw, 0) != len(display_raw):
+                    raise SipPeerError(f"bad quoted display name in {value[:80]!r}")
                 display = unescape_quoted(display_raw[1:-1])
             elif display_raw:
+                for word in display_raw.split():
+                    if word.isascii() and not TOKEN_RE.fullmatch(word):
+                        raise SipPeerError(f"display name must be quoted: {display_raw[:60]!r}")
                 display = display_raw
-            uri = value[lt + 1 : gt].strip()
-            params = parse_params(value[gt + 1 :])
+            uri = value[lt + 1 : gt]
+            if uri != uri.strip():
+                raise SipPeerError(f"LWS inside <uri> in {value[:80]!r}")
+            params = parse_params(value[gt + 1 :], strict=True)
         else:
             # addr-spec form: parameters after ';' belong to the header, not the URI
-            uri, _, param_text = value.partition(";")
+            if value.startswith('"'):
+                raise SipPeerError(f"unbalanced quotes in {value[:80]!r}")
+            uri, semi, param_text = value.partition(";")
             uri = uri.strip()
-            params = parse_params(param_text)
-        if not uri:
-            raise SipPeerError(f"empty URI in {value!r}")
+            if "?" in uri or "," in uri:
+                raise SipPeerError(f"URI with '?' or ',' must be in <>: {uri[:80]!r}")
+            params = parse_params(semi + param_text, strict=True)
+        if uri_scheme(uri) is None or any(ch.isspace() or ch in '<>"' for ch in uri):
+            raise SipPeerError(f"malformed URI {uri[:80]!r}")
         return cls(uri, display, params)
 
     @property
@@ -451,12 +508,17 @@ class SipMessage:
         if value is None:
             raise SipPeerError("missing CSeq")
         parts = value.split()
-        if len(parts) != 2 or not parts[0].isdigit() or len(parts[0]) > 10:
-            raise SipPeerError(f"malformed CSeq: {value!r}")
-        num = int(parts[0])
-        if num >= 2**31:
-            raise SipPeerError(f"CSeq number out of range: {value!r}")
-        return num, parts[1]
+        if (
+            len(parts) != 2
+            or not parts[0].isascii()
+            or not parts[0].isdigit()
+            or not TOKEN_RE.fullmatch(parts[1])
+        ):
+            raise SipPeerError(f"malformed CSeq: {value[:60]!r}")
+        # Senders keep it below 2**31 (RFC 3261 §8.1.1.5); receivers accept any 32-bit value.
+        if len(parts[0].lstrip("0")) > 10 or int(parts[0]) >= 2**32:
+            raise SipPeerError(f"CSeq number out of range: {value[:60]!r}")
+        return int(parts[0]), parts[1]
 
     @property
     def vias(self) -> list[Via]:
