@@ -679,3 +679,22 @@ def test_e2e_peer_down_times_out() -> None:
     assert net.clock.now == 32.0
     assert len(net.wire) == 7  # INVITE + 6 retransmissions
     assert_clean(a, b)
+
+
+def test_peer_reliability_and_timeout_response() -> None:
+    assert not Peer("UDP", "h", 1).reliable
+    assert all(Peer(t, "h", 1).reliable for t in ("TCP", "TLS", "WS", "wss"))
+    layer = TransactionLayer()
+    tx = layer.send_request(request("OPTIONS"), UAS, now=0.0)
+    resp = tx.timeout_response()
+    assert resp.status == 408 and resp.call_id == tx.call_id and resp.cseq == (1, "OPTIONS")
+
+
+def test_transport_error_fails_server_transaction() -> None:
+    layer = TransactionLayer()
+    peer = Peer("TLS", "10.0.0.1", 40001)
+    [ev] = layer.receive(request("INVITE", transport="TLS"), peer, now=0.0)
+    assert isinstance(ev, RequestReceived)
+    [fail] = layer.transport_error(peer, now=1.0)
+    assert isinstance(fail, TransportFailure) and fail.tx is ev.tx
+    assert layer.transactions == [] and layer.next_timer() is None

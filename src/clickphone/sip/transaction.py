@@ -72,8 +72,8 @@ class Timers:
     t4: float = 5.0
 
     @property
-    def b(self) -> float:
-        """Timers B, F, H, J (unreliable), L and M: 64*T1."""
+    def timeout(self) -> float:
+        """Timers B, F, H, J (unreliable), L and M, and the 2xx ACK wait: 64*T1."""
         return 64 * self.t1
 
 
@@ -157,6 +157,11 @@ class ClientTransaction(Transaction):
         self._request_bytes = request.to_bytes()
         self.ack: SipRequest | None = None  # the ACK we generated for a non-2xx final
         self._ack_bytes = b""
+
+    def timeout_response(self, status: int = 408) -> SipResponse:
+        """The response the TU acts on after :class:`TransactionTimeout` (408, §8.1.3.1) or
+        :class:`TransportFailure` (use 503)."""
+        return make_response(self.request, status)
 
 
 class ServerTransaction(Transaction):
@@ -494,12 +499,12 @@ class TransactionLayer:
             if not peer.reliable:
                 tx._interval = t.t1
                 self._start(tx, "A", now + t.t1)
-            self._start(tx, "B", now + t.b)
+            self._start(tx, "B", now + t.timeout)
         else:
             if not peer.reliable:
                 tx._interval = t.t1
                 self._start(tx, "E", now + t.t1)
-            self._start(tx, "F", now + t.b)
+            self._start(tx, "F", now + t.timeout)
         return tx
 
     def _receive_response(self, resp: SipResponse, peer: Peer, now: float) -> list[Event]:
@@ -523,7 +528,7 @@ class TransactionLayer:
             tx.last_response = resp
             self._stop(tx, "A", "B")
             if new is TxState.ACCEPTED:
-                self._start(tx, "M", now + t.b)
+                self._start(tx, "M", now + t.timeout)
             elif new is TxState.COMPLETED:
                 tx.ack = make_ack_for_non2xx(tx.request, resp)
                 tx._ack_bytes = tx.ack.to_bytes()
@@ -532,7 +537,7 @@ class TransactionLayer:
                     tx._apply(TxEvent.TIMER_D)
                     self._terminate(tx)
                 else:
-                    self._start(tx, "D", now + max(32.0, t.b))
+                    self._start(tx, "D", now + max(32.0, t.timeout))
             return [ResponseReceived(tx, resp)]
         tx.last_response = resp
         if new is TxState.COMPLETED:
@@ -609,7 +614,7 @@ class TransactionLayer:
         t = self.timers
         if tx.role is TxRole.INVITE_SERVER:
             if new is TxState.ACCEPTED and old is not TxState.ACCEPTED:
-                self._start(tx, "L", now + t.b)
+                self._start(tx, "L", now + t.timeout)
                 r = Uas2xxRetransmitter(tx, response, _retransmit_key(response))
                 old_r = self._pending_2xx.get(r.key)
                 if old_r is not None:
@@ -617,7 +622,7 @@ class TransactionLayer:
                 self._pending_2xx[r.key] = r
                 r._interval = t.t1
                 self._start(r, "retransmit", now + t.t1)
-                self._start(r, "timeout", now + t.b)
+                self._start(r, "timeout", now + t.timeout)
             elif new is TxState.ACCEPTED:
                 # the TU re-sent its 2xx: restart the retransmission from it
                 r2 = self._pending_2xx.get(_retransmit_key(response))
@@ -628,13 +633,13 @@ class TransactionLayer:
                 if not tx.peer.reliable:
                     tx._interval = t.t1
                     self._start(tx, "G", now + t.t1)
-                self._start(tx, "H", now + t.b)
+                self._start(tx, "H", now + t.timeout)
         elif new is TxState.COMPLETED:
             if tx.peer.reliable:
                 tx._apply(TxEvent.TIMER_J)
                 self._terminate(tx)
             else:
-                self._start(tx, "J", now + t.b)
+                self._start(tx, "J", now + t.timeout)
 
     def answer_cancel(
         self, event: CancelReceived, now: float, *, to_tag: str | None = None
