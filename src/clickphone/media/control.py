@@ -1,0 +1,179 @@
+"""The command interface between signaling and the media plane.
+
+``calls`` (the B2BUA) drives media only through :class:`MediaController`, shaped after
+rtpengine's ng protocol so that an rtpengine client can implement it later without changing
+the callers:
+
+* ``offer(call_id, from_tag, sdp)`` — the offerer (leg ``from_tag``) sent ``sdp``. Both anchor
+  port pairs are allocated on the first offer. Returns the SDP to forward to the other side,
+  rewritten to point at the relay.
+* ``answer(call_id, from_tag, to_tag, sdp)`` — the answerer (leg ``to_tag``) replied with
+  ``sdp`` to the offer made by ``from_tag``. Returns the SDP to forward to the offerer. A
+  provisional (183) answer may be followed by a final one; a different ``to_tag`` (forking)
+  takes the leg over.
+* A re-INVITE (hold, resume, new address) is just another offer/answer on the same call and
+  keeps the ports; either leg may be the offerer (``from_tag`` is the re-offerer's tag). Hold is
+  read from the SDP (``sendonly``/``inactive``/``c=0.0.0.0``); a held call does not time out.
+* ``delete(call_id)`` frees the ports (idempotent). ``query(call_id)`` returns counters.
+* ``events()`` yields :class:`DtmfEvent` (RFC 4733, one per key press) and
+  :class:`RtpTimeoutEvent` (no RTP in either direction for the configured time).
+
+``call_id`` names the media session; a B2BUA uses its A leg's Call-ID. Tags are the SIP
+From/To tags of the two legs as the relay's caller sees them.
+
+Implementations: :class:`clickphone.media.relay.LocalMediaController` (relay in the current
+event loop) and :class:`clickphone.media.client.WorkerMediaController` (relay in a uvloop
+worker process, see :mod:`clickphone.media.worker`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+class MediaError(Exception):
+    """Base of media-plane errors; ``status_hint`` is the SIP response to answer with."""
+
+    error_id = "media_error"
+    status_hint = 500
+
+    def __init__(self, message: str, status_hint: int | None = None) -> None:
+        super().__init__(message)
+        if status_hint is not None:
+            self.status_hint = status_hint
+
+
+class BadSdpError(MediaError):
+    """The SDP could not be parsed or has no usable audio (400 or 488)."""
+
+    error_id = "bad_sdp"
+    status_hint = 488
+
+
+class UnknownCallError(MediaError):
+    """No media session with this call-id (or no leg with this tag)."""
+
+    error_id = "unknown_call"
+    status_hint = 481
+
+
+class NoPortsError(MediaError):
+    """The port range is exhausted."""
+
+    error_id = "no_ports"
+    status_hint = 503
+
+
+class WorkerUnavailableError(MediaError):
+    """The media worker cannot be reached (client side only)."""
+
+    error_id = "worker_unavailable"
+    status_hint = 503
+
+
+ERRORS: dict[str, type[MediaError]] = {
+    cls.error_id: cls
+    for cls in (MediaError, BadSdpError, UnknownCallError, NoPortsError, WorkerUnavailableError)
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DtmfEvent:
+    """A key pressed on leg ``tag`` (the sender), reported once per RFC 4733 event."""
+
+    call_id: str
+    tag: str
+    digit: str
+    duration_ms: int
+    kind: str = "dtmf"
+
+
+@dataclass(frozen=True, slots=True)
+class RtpTimeoutEvent:
+    """No RTP arrived on any leg of the call for ``idle_seconds``."""
+
+    call_id: str
+    idle_seconds: float
+    kind: str = "rtp_timeout"
+
+
+MediaEvent = DtmfEvent | RtpTimeoutEvent
+
+
+def event_from_dict(data: dict[str, Any]) -> MediaEvent:
+    kind = data.get("kind")
+    if kind == "dtmf":
+        return DtmfEvent(
+            str(data["call_id"]), str(data["tag"]), str(data["digit"]), int(data["duration_ms"])
+        )
+    if kind == "rtp_timeout":
+        return RtpTimeoutEvent(str(data["call_id"]), float(data["idle_seconds"]))
+    raise ValueError(f"unknown media event kind {kind!r}")
+
+
+@dataclass(slots=True)
+class LegStats:
+    """Counters of one leg. ``packets_in`` arrived from this leg's endpoint; ``packets_out``
+    were forwarded to it. ``remote`` is where we send (the SDP address until latched)."""
+
+    tag: str | None
+    local_port: int
+    remote: str | None = None
+    latched: bool = False
+    direction: str = "sendrecv"
+    packets_in: int = 0
+    bytes_in: int = 0
+    packets_out: int = 0
+    bytes_out: int = 0
+    dropped: int = 0
+    rtcp_in: int = 0
+    rtcp_out: int = 0
+    idle_seconds: float | None = None  # since the last RTP from this leg (None: never)
+
+
+@dataclass(slots=True)
+class CallStats:
+    call_id: str
+    age_seconds: float
+    legs: list[LegStats] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CallStats:
+        return cls(
+            call_id=str(data["call_id"]),
+            age_seconds=float(data["age_seconds"]),
+            legs=[LegStats(**leg) for leg in data["legs"]],
+        )
+
+
+@runtime_checkable
+class MediaController(Protocol):
+    """What the signaling side needs from a media plane (built-in relay or rtpengine)."""
+
+    async def offer(self, call_id: str, from_tag: str, sdp: bytes, *, media_ip: str) -> bytes:
+        """Anchor the offer from leg ``from_tag``; return the SDP for the other side."""
+        ...
+
+    async def answer(
+        self, call_id: str, from_tag: str, to_tag: str, sdp: bytes, *, media_ip: str
+    ) -> bytes:
+        """Anchor the answer from leg ``to_tag``; return the SDP for the offerer."""
+        ...
+
+    async def delete(self, call_id: str) -> None:
+        """Tear the session down and free its ports; unknown call-ids are ignored."""
+        ...
+
+    async def query(self, call_id: str) -> CallStats:
+        """Counters for a session; raises :class:`UnknownCallError`."""
+        ...
+
+    def events(self) -> AsyncIterator[MediaEvent]:
+        """DTMF and RTP-timeout events, for a single consumer; ends when closed."""
+        ...
+
+    async def close(self) -> None:
+        """Release every session (local) or the connection (remote)."""
+        ...
