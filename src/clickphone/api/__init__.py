@@ -1,1 +1,19 @@
+"""The HTTP face: /api/v1 routers, error mapping, dependencies."""
 
+from fastapi import APIRouter
+
+
+def api_router() -> APIRouter:
+    """Every /api/v1 route, assembled from the feature routers."""
+    from clickphone.accounts.api import router as accounts
+    from clickphone.api.health import router as health
+    from clickphone.directory.api import router as directory
+    from clickphone.numbers.api import router as numbers
+
+    router = APIRouter(prefix="/api/v1")
+    for r in (health, accounts, directory, numbers):
+        router.include_router(r)
+    return router
+
+
+__all__ = ["api_router"]

@@ -1,0 +1,1 @@
+"""Accounts: tenants, users, authentication, sessions, API tokens, roles."""

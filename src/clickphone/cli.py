@@ -1,0 +1,274 @@
+"""The ``clickphone`` command: serve, migrate and provisioning (tenants, users, numbers).
+
+Every command takes ``--data-dir`` (default ./var, or CLICKPHONE_DATA_DIR) and honours
+CLICKPHONE_DATABASE_URL, so provisioning works against a running server's data. Bad input
+exits non-zero with a one-line error on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from clickphone import __version__
+from clickphone.accounts.errors import ClickPhoneError
+from clickphone.accounts.scope import Actor
+from clickphone.accounts.service import AccountService
+from clickphone.config import ConfigError, Settings, load_settings, parse_hostport
+from clickphone.db import Database
+from clickphone.db.migrate import upgrade
+from clickphone.db.models import Department
+from clickphone.directory.service import DirectoryService
+from clickphone.logging import configure_logging
+from clickphone.numbers.service import NumberService
+
+# Provisioning from the CLI acts with operator rights (whoever can run it owns the data).
+CLI_ACTOR = Actor(user_id=0, role="operator_admin", tenant_id=None, email="cli")
+
+
+class CliError(Exception):
+    pass
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", metavar="D", help="data folder (default ./var or $CLICKPHONE_DATA_DIR)"
+    )
+    parser.add_argument("--config", metavar="FILE", help="TOML settings file ($CLICKPHONE_CONFIG)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clickphone", description="ClickPhone cloud phone system (virtual PBX)."
+    )
+    parser.add_argument("--version", action="version", version=f"clickphone {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("serve", help="run the web cabinet, API and SIP server")
+    _common(p)
+    p.add_argument("--http", metavar="HOST:PORT", help="HTTP address (default 127.0.0.1:8080)")
+    p.add_argument("--sip", metavar="HOST:PORT", help="SIP address (default 0.0.0.0:5060)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("migrate", help="apply database migrations")
+    _common(p)
+    p.set_defaults(func=cmd_migrate)
+
+    tenant = sub.add_parser("tenant", help="manage tenants").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = tenant.add_parser("create", help="create a company (or individual) with its owner")
+    _common(p)
+    p.add_argument("name", help="company name")
+    p.add_argument("--owner-email", required=True, metavar="E")
+    p.add_argument("--owner-password", required=True, metavar="P")
+    p.add_argument("--owner-name", default="", metavar="N", help="owner's full name")
+    p.add_argument("--kind", choices=["company", "individual"], default="company")
+    p.set_defaults(func=cmd_tenant_create)
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = user.add_parser("create", help="create an employee with a SIP device")
+    _common(p)
+    p.add_argument("--tenant", required=True, metavar="T", help="tenant id, customer no. or name")
+    p.add_argument("--name", required=True, metavar="N", help="full name")
+    p.add_argument("--email", required=True, metavar="E")
+    p.add_argument("--password", required=True, metavar="P", help="sign-in password")
+    p.add_argument("--extension", metavar="EXT", help="extension (default: next free, 101+)")
+    p.add_argument("--sip-password", metavar="S", help="SIP password (default: generated)")
+    p.add_argument("--department", metavar="D", help="department name (created if missing)")
+    p.add_argument("--position", default="", metavar="TEXT")
+    p.add_argument("--role", choices=["employee", "tenant_admin"], default="employee")
+    p.add_argument("--no-device", action="store_true", help="do not create a SIP device")
+    p.add_argument(
+        "--auth-algorithms", metavar="LIST", help="digest algorithms, e.g. MD5 or SHA-256,MD5"
+    )
+    p.set_defaults(func=cmd_user_create)
+
+    number = sub.add_parser("number", help="manage the number inventory").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = number.add_parser("add", help="add a virtual number (E.164) to the inventory")
+    _common(p)
+    p.add_argument("e164", help="number in E.164, e.g. +74951234567")
+    p.add_argument("--tenant", metavar="T", help="assign to this tenant")
+    p.add_argument("--label", default="")
+    p.set_defaults(func=cmd_number_add)
+    return parser
+
+
+def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
+    return load_settings(args.config, data_dir=args.data_dir, **extra)
+
+
+async def _with_db(settings: Settings, fn: Callable[[Database], Awaitable[None]]) -> None:
+    db = Database(settings.effective_database_url)
+    try:
+        await upgrade(db)
+        await fn(db)
+    finally:
+        await db.dispose()
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    settings = settings_from(args)
+
+    async def run(db: Database) -> None:
+        from clickphone.db.migrate import current_revision
+
+        print(f"database at revision {await current_revision(db)}")
+
+    asyncio.run(_with_db(settings, run))
+
+
+def cmd_tenant_create(args: argparse.Namespace) -> None:
+    settings = settings_from(args)
+
+    async def run(db: Database) -> None:
+        async with db.session() as session:
+            tenant, user = await AccountService().create_tenant_with_owner(
+                session,
+                name=args.name,
+                kind=args.kind,
+                email=args.owner_email,
+                password=args.owner_password,
+                full_name=args.owner_name,
+            )
+            await session.commit()
+            print(f"tenant_id={tenant.id}")
+            print(f"customer_number={tenant.customer_number}")
+            print(f"owner_user_id={user.id}")
+
+    if not args.name.strip():
+        raise CliError("the tenant name must not be empty")
+    asyncio.run(_with_db(settings, run))
+
+
+def cmd_user_create(args: argparse.Namespace) -> None:
+    settings = settings_from(args)
+    if args.extension is not None and not (
+        args.extension.isdigit() and 2 <= len(args.extension) <= 8
+    ):
+        raise CliError(f"bad extension {args.extension!r}: use 2 to 8 digits")
+    algorithms = args.auth_algorithms.split(",") if args.auth_algorithms else None
+
+    async def run(db: Database) -> None:
+        async with db.session() as session:
+            tenant = await AccountService().find_tenant(session, args.tenant)
+            department_id = None
+            if args.department:
+                dep = await session.scalar(
+                    select(Department).where(
+                        Department.tenant_id == tenant.id, Department.name == args.department
+                    )
+                )
+                if dep is None:
+                    dep = Department(tenant_id=tenant.id, name=args.department, description="")
+                    session.add(dep)
+                    await session.flush()
+                department_id = dep.id
+            new = await DirectoryService(realm=settings.sip_realm).create_employee(
+                session,
+                CLI_ACTOR,
+                full_name=args.name,
+                email=args.email,
+                password=args.password,
+                position=args.position,
+                extension=args.extension,
+                department_id=department_id,
+                role=args.role,
+                tenant_id=tenant.id,
+                create_device=not args.no_device,
+                sip_password=args.sip_password,
+                auth_algorithms=algorithms,
+            )
+            print(f"user_id={new.user.id}")
+            print(f"employee_id={new.employee.id}")
+            print(f"extension={new.employee.extension}")
+            if new.device is not None:
+                print(f"sip_username={new.device.device.sip_username}")
+                print(f"sip_realm={settings.sip_realm}")
+                if args.sip_password is None:
+                    print(f"sip_password={new.device.sip_password}")
+
+    asyncio.run(_with_db(settings, run))
+
+
+def cmd_number_add(args: argparse.Namespace) -> None:
+    settings = settings_from(args)
+
+    async def run(db: Database) -> None:
+        async with db.session() as session:
+            tenant_id = None
+            if args.tenant:
+                tenant_id = (await AccountService().find_tenant(session, args.tenant)).id
+            row = await NumberService().add_unchecked(
+                session, args.e164, tenant_id=tenant_id, label=args.label
+            )
+            print(f"number_id={row.id}")
+            print(f"e164={row.e164}")
+            print(f"state={row.state}")
+
+    asyncio.run(_with_db(settings, run))
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from clickphone.app import build_runtime
+
+    extra: dict[str, Any] = {}
+    if args.http:
+        extra["http_host"], extra["http_port"] = parse_hostport(args.http, "127.0.0.1")
+    if args.sip:
+        extra["sip_host"], extra["sip_port"] = parse_hostport(args.sip, "0.0.0.0")
+    settings = settings_from(args, **extra)
+    settings.check_production()
+    configure_logging(settings.log_level, json=settings.log_json)
+    runtime = build_runtime(settings)
+    config = uvicorn.Config(
+        runtime.app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        proxy_headers=False,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        raise CliError(
+            f"could not start the HTTP server on {settings.http_host}:{settings.http_port}"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except (ClickPhoneError, ConfigError, CliError) as exc:
+        message = str(exc)
+        fields = (
+            getattr(exc, "details", {}).get("fields") if isinstance(exc, ClickPhoneError) else None
+        )
+        if fields:
+            message += " (" + "; ".join(f"{k}: {v}" for k, v in fields.items()) + ")"
+        print(f"clickphone: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"clickphone: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Directory: departments, employees, SIP devices, contacts."""

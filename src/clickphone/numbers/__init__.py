@@ -1,0 +1,1 @@
+"""Numbers: the operator's inventory of virtual (DID) numbers."""
