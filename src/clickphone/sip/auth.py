@@ -202,13 +202,13 @@ class DigestServer:
         When ``request_uri`` is given, the digest ``uri`` must equal it (RFC 7616 §3.4.6);
         when ``algorithms`` is given, only those are accepted.
         """
+        if authorization.strip().partition(" ")[0].lower() != "digest":
+            return DigestResult(False, None, False, "unsupported auth scheme")
         try:
-            scheme, params = parse_auth_params(authorization)
+            _, params = parse_auth_params(authorization)
         except ValueError:
             return DigestResult(False, None, False, "malformed credentials")
         username = params.get("username")
-        if scheme.lower() != "digest":
-            return DigestResult(False, username, False, "unsupported auth scheme")
         missing = [k for k in ("username", "realm", "nonce", "uri", "response") if k not in params]
         if missing or username is None:
             return DigestResult(False, username, False, f"missing {', '.join(missing)}")
