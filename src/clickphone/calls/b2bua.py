@@ -1,0 +1,860 @@
+"""The B2BUA: calls between extensions, every call anchored through the media plane.
+
+Leg A is the caller's dialog (we are its UAS); leg B is the callee's (we are its UAC). An
+INVITE to an extension forks to every registered contact of the callee's devices (one
+independent B-side INVITE each); the first 2xx wins and the other forks are cancelled (a late
+2xx is ACKed and BYEd). Provisional responses are relayed to A; BYE from either side ends
+both; re-INVITE and UPDATE are passed across with their SDP re-anchored (hold/resume, codec
+change). Dead calls end by an RTP timeout (from the media plane), by an RFC 4028 session
+timer on leg A when the caller asks for one, and by a maximum call duration.
+
+Every log line carries the A-leg Call-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from clickphone.bus.bus import EventBus
+from clickphone.bus.events import Event as BusEvent
+from clickphone.media.control import (
+    DtmfEvent,
+    MediaController,
+    MediaError,
+    RtpTimeoutEvent,
+)
+from clickphone.registrar.auth import SipAuthenticator, uri_user
+from clickphone.registrar.service import Registrar
+from clickphone.registrar.store import DeviceDirectory, DeviceInfo
+from clickphone.sip.dialog import Dialog, dialog_id_of, make_cancel, new_tag
+from clickphone.sip.errors import SipError, SipPeerError
+from clickphone.sip.message import NameAddr, SipRequest, SipResponse, make_response
+from clickphone.sip.transaction import (
+    AckReceived,
+    AckTimeout,
+    CancelReceived,
+    ClientTransaction,
+    Event,
+    Peer,
+    RequestReceived,
+    ResponseReceived,
+    ServerTransaction,
+    StrayResponse,
+    TransactionTimeout,
+    TransportFailure,
+    new_branch,
+)
+from clickphone.transport.endpoint import SipEndpoint
+
+log = logging.getLogger("clickphone.calls")
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, INFO, REGISTER"
+SUPPORTED = "timer, 100rel, replaces"
+RELAYED_RESPONSE_STATUSES = {180, 181, 182, 183}
+
+
+@dataclass
+class CallSettings:
+    ring_timeout: float = 60.0
+    max_duration: float = 4 * 3600.0
+    min_session_expires: int = 90
+    default_session_expires: int = 1800
+    user_agent: str = "ClickPhone"
+
+
+@dataclass
+class Fork:
+    """One outgoing INVITE to one contact of the callee."""
+
+    invite: SipRequest
+    peer: Peer
+    tx: ClientTransaction | None = None
+    dialog: Dialog | None = None
+    status: int = 0
+    cancelled: bool = False
+    acked_rseq: set[int] = field(default_factory=set)
+
+
+@dataclass
+class Call:
+    id: str
+    a_call_id: str
+    tenant_id: int
+    caller: DeviceInfo
+    callee_extension: str
+    a_invite: SipRequest
+    a_tx: ServerTransaction
+    a_peer: Peer
+    a_tag: str  # our To tag towards A
+    media_ip: str
+    state: str = "trying"  # trying, ringing, answered, ended
+    started_at: float = field(default_factory=time.time)
+    answered_at: float | None = None
+    ended_at: float | None = None
+    end_reason: str = ""
+    forks: list[Fork] = field(default_factory=list)
+    winner: Fork | None = None
+    a_dialog: Dialog | None = None
+    a_rseq: int = 0
+    session_expires: int | None = None
+    session_deadline: float | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    timers: list[asyncio.TimerHandle] = field(default_factory=list)
+    # an in-flight re-INVITE/UPDATE relayed from one leg to the other
+    pending: dict[ClientTransaction, tuple[ServerTransaction, str]] = field(default_factory=dict)
+
+    @property
+    def a_from_tag(self) -> str:
+        return self.a_invite.from_.tag or ""
+
+    def as_dict(self) -> dict[str, Any]:
+        def iso(ts: float | None) -> str | None:
+            return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else None
+
+        return {
+            "id": self.id,
+            "tenant_id": self.tenant_id,
+            "caller": self.caller.extension or self.caller.username,
+            "caller_name": self.caller.display_name,
+            "callee": self.callee_extension,
+            "state": self.state,
+            "started_at": iso(self.started_at),
+            "answered_at": iso(self.answered_at),
+        }
+
+
+class CallManager:
+    """Handles every INVITE-related request and owns the live calls."""
+
+    def __init__(
+        self,
+        endpoint: SipEndpoint,
+        authenticator: SipAuthenticator,
+        registrar: Registrar,
+        directory: DeviceDirectory,
+        media: MediaController,
+        *,
+        advertised_host: str,
+        media_ip: str,
+        bus: EventBus | None = None,
+        settings: CallSettings | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.auth = authenticator
+        self.registrar = registrar
+        self.directory = directory
+        self.media = media
+        self.advertised_host = advertised_host
+        self.media_ip = media_ip
+        self.bus = bus
+        self.settings = settings or CallSettings()
+        self.calls: dict[str, Call] = {}
+        self._by_dialog: dict[tuple[str, str, str], tuple[Call, str]] = {}
+        self._by_a_callid: dict[str, Call] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._media_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        self._media_task = asyncio.create_task(self._consume_media_events())
+
+    async def stop(self) -> None:
+        for call in list(self.calls.values()):
+            await self._hangup_both(call, "shutdown")
+        if self._media_task is not None:
+            self._media_task.cancel()
+            try:
+                await self._media_task
+            except asyncio.CancelledError:
+                pass
+        for task in list(self._tasks):
+            task.cancel()
+
+    def active_calls(self, tenant_id: int | None = None) -> list[dict[str, Any]]:
+        return [
+            c.as_dict()
+            for c in self.calls.values()
+            if c.state != "ended" and (tenant_id is None or c.tenant_id == tenant_id)
+        ]
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("x call task failed", exc_info=task.exception())
+
+    # -- helpers -------------------------------------------------------------------------
+    def _local_addr(self, peer: Peer) -> tuple[str, int]:
+        local = (
+            self.endpoint.transports.local.get(peer.transport)
+            or self.endpoint.transports.local["UDP"]
+        )
+        return self.advertised_host, local[1]
+
+    def _contact(self, peer: Peer) -> str:
+        host, port = self._local_addr(peer)
+        uri = f"sip:{host}:{port}"
+        if peer.transport != "UDP":
+            uri += f";transport={peer.transport.lower()}"
+        return uri
+
+    def _respond(
+        self,
+        tx: ServerTransaction,
+        request: SipRequest,
+        status: int,
+        reason: str | None = None,
+        *,
+        to_tag: str | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+    ) -> None:
+        extra = list(headers)
+        if body:
+            extra.append(("Content-Type", "application/sdp"))
+        response = make_response(
+            request, status, reason, to_tag=to_tag, extra_headers=extra, body=body
+        )
+        try:
+            self.endpoint.send_response(tx, response)
+        except SipError as exc:
+            log.debug("x cannot answer %s %s: %s", request.method, request.get("Call-ID"), exc)
+
+    async def _publish(self, type_: str, call: Call, **extra: Any) -> None:
+        if self.bus is None:
+            return
+        payload = call.as_dict() | extra
+        try:
+            await self.bus.publish(BusEvent(type_, payload, tenant_id=call.tenant_id))
+        except Exception:
+            log.exception("x event publish failed call-id=%s", call.a_call_id)
+
+    # -- entry points from the SIP server ------------------------------------------------
+    def handle_event(self, event: Event) -> bool:
+        """Handle an event that belongs to calls; return False if it is not ours."""
+        if isinstance(event, RequestReceived):
+            req = event.request
+            if req.method == "INVITE" and not req.to.tag:
+                self.spawn(self._new_call(event))
+                return True
+            if req.to.tag:
+                self.spawn(self._in_dialog(event))
+                return True
+            return False
+        if isinstance(event, CancelReceived):
+            self.spawn(self._on_cancel(event))
+            return True
+        if isinstance(event, AckReceived):
+            self._on_ack(event)
+            return True
+        if isinstance(event, AckTimeout):
+            call = self._by_a_callid.get(event.tx.request.call_id)
+            if call is not None:
+                self.spawn(self._hangup_both(call, "no ACK from caller"))
+            return True
+        if isinstance(event, StrayResponse):
+            self._on_stray(event)
+            return True
+        return False
+
+    # -- new call ------------------------------------------------------------------------
+    async def _new_call(self, event: RequestReceived) -> None:
+        req, tx, peer = event.request, event.tx, event.peer
+        a_tag = new_tag()
+        outcome = await self.auth.authenticate(req, peer, time.time(), to_tag=a_tag)
+        if isinstance(outcome, SipResponse):
+            self.endpoint.send_response(tx, outcome)
+            return
+        caller = outcome
+        dialled = uri_user(req.uri) or ""
+        unsupported = [
+            opt.strip()
+            for opt in req.get_all("Require")
+            if opt.strip().lower() not in ("timer", "100rel", "replaces")
+        ]
+        if unsupported:
+            self._respond(
+                tx, req, 420, to_tag=a_tag, headers=[("Unsupported", ", ".join(unsupported))]
+            )
+            return
+        if req.content_type != "application/sdp" or not req.body:
+            self._respond(tx, req, 488, "SDP offer required", to_tag=a_tag)
+            return
+        se = self._session_expires(req)
+        if isinstance(se, SipResponse):
+            self.endpoint.send_response(tx, se)
+            return
+        usernames = await self.directory.usernames_for_extension(caller.tenant_id, dialled)
+        if usernames is None:
+            self._respond(tx, req, 404, to_tag=a_tag)
+            return
+        targets = [(u, b) for u in usernames for b in self.registrar.lookup(u)]
+        if not targets:
+            self._respond(tx, req, 480, to_tag=a_tag)
+            return
+        call = Call(
+            id=uuid.uuid4().hex,
+            a_call_id=req.call_id,
+            tenant_id=caller.tenant_id,
+            caller=caller,
+            callee_extension=dialled,
+            a_invite=req,
+            a_tx=tx,
+            a_peer=peer,
+            a_tag=a_tag,
+            media_ip=self.media_ip,
+            session_expires=se,
+        )
+        self.calls[call.id] = call
+        self._by_a_callid[call.a_call_id] = call
+        log.info(
+            "- %s call %s -> %s (%d contact(s))",
+            call.a_call_id,
+            caller.extension or caller.username,
+            dialled,
+            len(targets),
+        )
+        async with call.lock:
+            try:
+                b_sdp = await self.media.offer(
+                    call.a_call_id, call.a_from_tag, req.body, media_ip=self.media_ip
+                )
+            except MediaError as exc:
+                log.warning("x %s media offer failed: %s", call.a_call_id, exc)
+                self._respond(tx, req, exc.status_hint, str(exc)[:60], to_tag=a_tag)
+                await self._finish(call, "media error")
+                return
+            await self._publish("call.started", call)
+            for _username, binding in targets:
+                self._send_fork(call, binding.contact, binding.peer, b_sdp)
+            self._arm(call, self.settings.ring_timeout, self._ring_timeout)
+
+    def _session_expires(self, req: SipRequest) -> int | SipResponse | None:
+        value = req.get("Session-Expires")
+        if value is None:
+            return None
+        try:
+            se = int(value.split(";", 1)[0].strip())
+        except ValueError:
+            return make_response(req, 400, "Bad Session-Expires")
+        if se < self.settings.min_session_expires:
+            return make_response(
+                req, 422, extra_headers=[("Min-SE", str(self.settings.min_session_expires))]
+            )
+        return se
+
+    def _send_fork(self, call: Call, contact: str, peer: Peer, sdp: bytes) -> None:
+        caller = call.caller
+        host, port = self._local_addr(peer)
+        display = caller.display_name or caller.extension or caller.username
+        from_uri = f"sip:{caller.extension or caller.username}@{self.advertised_host}"
+        to_uri = f"sip:{call.callee_extension}@{self.advertised_host}"
+        max_forwards = call.a_invite.get("Max-Forwards")
+        try:
+            mf = max(1, int(max_forwards) - 1) if max_forwards is not None else 70
+        except ValueError:
+            mf = 70
+        headers = [
+            ("Via", f"SIP/2.0/{peer.transport} {host}:{port};branch={new_branch()};rport"),
+            ("Max-Forwards", str(mf)),
+            ("From", str(NameAddr(from_uri, display, {"tag": new_tag()}))),
+            ("To", f"<{to_uri}>"),
+            ("Call-ID", f"{uuid.uuid4().hex}@{self.advertised_host}"),
+            ("CSeq", "1 INVITE"),
+            ("Contact", f"<{self._contact(peer)}>"),
+            ("Allow", ALLOW),
+            ("Supported", "timer, replaces"),
+            ("User-Agent", self.settings.user_agent),
+            ("Content-Type", "application/sdp"),
+        ]
+        invite = SipRequest("INVITE", contact, headers, sdp)
+        fork = Fork(invite, peer)
+        call.forks.append(fork)
+        fork.tx = self.endpoint.send_request(invite, peer, partial(self._on_fork_event, call, fork))
+
+    # -- B-side responses ----------------------------------------------------------------
+    def _on_fork_event(self, call: Call, fork: Fork, event: Event) -> None:
+        if isinstance(event, ResponseReceived):
+            self.spawn(self._on_fork_response(call, fork, event.response))
+        elif isinstance(event, StrayResponse):
+            self._on_stray(event)
+        elif isinstance(event, TransactionTimeout | TransportFailure):
+            fork.status = 408
+            self.spawn(self._maybe_all_failed(call))
+
+    async def _on_fork_response(self, call: Call, fork: Fork, resp: SipResponse) -> None:
+        status = resp.status
+        async with call.lock:
+            if status < 200:
+                if status == 100 or call.state in ("answered", "ended") or fork.cancelled:
+                    return
+                if resp.to.tag and fork.dialog is None:
+                    try:
+                        fork.dialog = Dialog.create_uac(fork.invite, resp)
+                    except SipError:
+                        fork.dialog = None
+                self._prack_if_required(call, fork, resp)
+                if status in RELAYED_RESPONSE_STATUSES:
+                    await self._relay_provisional(call, fork, resp)
+                return
+            if 200 <= status < 300:
+                await self._fork_answered(call, fork, resp)
+                return
+            fork.status = status
+        await self._maybe_all_failed(call)
+
+    def _prack_if_required(self, call: Call, fork: Fork, resp: SipResponse) -> None:
+        requires = {r.strip().lower() for r in resp.get_all("Require")}
+        rseq = resp.get("RSeq")
+        if "100rel" not in requires or rseq is None or fork.dialog is None:
+            return
+        try:
+            rseq_num = int(rseq.strip())
+        except ValueError:
+            return
+        if rseq_num in fork.acked_rseq:
+            return
+        fork.acked_rseq.add(rseq_num)
+        host, port = self._local_addr(fork.peer)
+        cseq_num, _ = fork.invite.cseq
+        prack = fork.dialog.create_request(
+            "PRACK",
+            via_host=host,
+            via_port=port,
+            transport=fork.peer.transport,
+            extra_headers=[("RAck", f"{rseq_num} {cseq_num} INVITE")],
+        )
+        self.endpoint.send_request(prack, fork.peer, lambda ev: None)
+
+    async def _relay_provisional(self, call: Call, fork: Fork, resp: SipResponse) -> None:
+        body = b""
+        if resp.body and resp.content_type == "application/sdp":
+            try:
+                body = await self.media.answer(
+                    call.a_call_id,
+                    call.a_from_tag,
+                    resp.to.tag or "",
+                    resp.body,
+                    media_ip=self.media_ip,
+                )
+            except MediaError as exc:
+                log.warning("x %s early media answer failed: %s", call.a_call_id, exc)
+                body = b""
+        if call.a_tx.terminated:
+            return
+        call.state = "ringing"
+        headers = [("Contact", f"<{self._contact(call.a_peer)}>"), ("Allow", ALLOW)]
+        if "100rel" in {r.strip().lower() for r in call.a_invite.get_all("Require")}:
+            call.a_rseq += 1
+            headers += [("Require", "100rel"), ("RSeq", str(call.a_rseq))]
+        status = 183 if body else resp.status
+        self._respond(
+            call.a_tx, call.a_invite, status, to_tag=call.a_tag, headers=headers, body=body
+        )
+
+    async def _fork_answered(self, call: Call, fork: Fork, resp: SipResponse) -> None:
+        try:
+            dialog = Dialog.create_uac(fork.invite, resp)
+        except SipError as exc:
+            log.warning("x %s bad 2xx from fork: %s", call.a_call_id, exc)
+            return
+        fork.dialog = dialog
+        fork.status = resp.status
+        host, port = self._local_addr(fork.peer)
+        ack = dialog.make_ack_for_2xx(
+            fork.invite, resp, via_host=host, via_port=port, transport=fork.peer.transport
+        )
+        self.endpoint.send_stateless(ack, fork.peer)
+        if call.winner is not None or call.state == "ended" or fork.cancelled:
+            # A second fork answered too late (or we already gave up): hang it up.
+            self._send_bye(dialog, fork.peer)
+            return
+        call.winner = fork
+        self._by_dialog[dialog.dialog_id] = (call, "B")
+        for other in call.forks:
+            if other is not fork:
+                self._cancel_fork(other)
+        try:
+            a_sdp = await self.media.answer(
+                call.a_call_id,
+                call.a_from_tag,
+                resp.to.tag or "",
+                resp.body,
+                media_ip=self.media_ip,
+            )
+        except MediaError as exc:
+            log.warning("x %s media answer failed: %s", call.a_call_id, exc)
+            self._send_bye(dialog, fork.peer)
+            self._respond(call.a_tx, call.a_invite, 488, to_tag=call.a_tag)
+            await self._finish(call, "media error")
+            return
+        if call.a_tx.terminated:
+            # A cancelled meanwhile: the 487 is already sent.
+            self._send_bye(dialog, fork.peer)
+            await self._finish(call, "cancelled")
+            return
+        headers = [
+            ("Contact", f"<{self._contact(call.a_peer)}>"),
+            ("Allow", ALLOW),
+            ("Supported", SUPPORTED),
+        ]
+        if call.session_expires is not None:
+            headers += [
+                ("Session-Expires", f"{call.session_expires};refresher=uac"),
+                ("Require", "timer"),
+            ]
+        response = make_response(
+            call.a_invite,
+            200,
+            to_tag=call.a_tag,
+            extra_headers=[*headers, ("Content-Type", "application/sdp")],
+            body=a_sdp,
+        )
+        self.endpoint.send_response(call.a_tx, response)
+        call.a_dialog = Dialog.create_uas(call.a_invite, response)
+        call.a_dialog.local_target = self._contact(call.a_peer)
+        self._by_dialog[call.a_dialog.dialog_id] = (call, "A")
+        call.state = "answered"
+        call.answered_at = time.time()
+        self._cancel_timers(call)
+        self._arm(call, self.settings.max_duration, self._max_duration)
+        if call.session_expires is not None:
+            self._arm_session_timer(call)
+        log.info("- %s answered", call.a_call_id)
+        await self._publish("call.answered", call)
+
+    def _cancel_fork(self, fork: Fork) -> None:
+        if fork.cancelled or fork.status >= 200 or fork.tx is None:
+            return
+        fork.cancelled = True
+        cancel = make_cancel(fork.invite)
+        self.endpoint.send_request(cancel, fork.peer, lambda ev: None)
+
+    async def _maybe_all_failed(self, call: Call) -> None:
+        if call.winner is not None or call.state == "ended":
+            return
+        if any(f.status < 200 for f in call.forks):
+            return
+        statuses = [f.status for f in call.forks]
+        if any(s in (486, 600) for s in statuses):
+            status = 486
+        elif 603 in statuses:
+            status = 603
+        elif all(s == 487 for s in statuses) and call.a_tx.terminated:
+            status = 487
+        else:
+            status = 480
+        if not call.a_tx.terminated:
+            self._respond(call.a_tx, call.a_invite, status, to_tag=call.a_tag)
+        reasons = {486: "busy", 603: "declined", 487: "cancelled"}
+        await self._finish(call, reasons.get(status, "no answer"))
+
+    # -- cancel / ack / stray ------------------------------------------------------------
+    async def _on_cancel(self, event: CancelReceived) -> None:
+        call = self._by_a_callid.get(event.request.call_id)
+        to_tag = call.a_tag if call is not None else None
+        self.endpoint.layer.answer_cancel(event, self.endpoint.now(), to_tag=to_tag)
+        self.endpoint.flush()
+        if call is None or call.state in ("answered", "ended"):
+            return
+        log.info("- %s cancelled by caller", call.a_call_id)
+        async with call.lock:
+            for fork in call.forks:
+                self._cancel_fork(fork)
+            await self._finish(call, "cancelled")
+
+    def _on_ack(self, event: AckReceived) -> None:
+        found = self._by_dialog.get(dialog_id_of(event.request))
+        if found is None:
+            return
+        call, leg = found
+        if leg == "A" and call.a_dialog is not None:
+            call.a_dialog.receive_request(event.request)
+
+    def _on_stray(self, event: StrayResponse) -> None:
+        resp = event.response
+        if not 200 <= resp.status < 300 or resp.cseq[1] != "INVITE":
+            return
+        found = self._by_dialog.get(dialog_id_of(resp))
+        if found is not None:
+            call, leg = found
+            fork = call.winner
+            if leg == "B" and fork is not None and fork.dialog is not None:
+                host, port = self._local_addr(fork.peer)
+                cseq = resp.cseq[0]
+                ack = fork.dialog.create_request(
+                    "ACK", via_host=host, via_port=port, transport=fork.peer.transport
+                )
+                ack.set("CSeq", f"{cseq} ACK")
+                self.endpoint.send_stateless(ack, event.peer)
+            return
+        # A 2xx from a fork we no longer want: ACK and BYE it.
+        if event.tx is not None:
+            try:
+                dialog = Dialog.create_uac(event.tx.request, resp)
+            except SipError:
+                return
+            host, port = self._local_addr(event.peer)
+            ack = dialog.make_ack_for_2xx(
+                event.tx.request,
+                resp,
+                via_host=host,
+                via_port=port,
+                transport=event.peer.transport,
+            )
+            self.endpoint.send_stateless(ack, event.peer)
+            self._send_bye(dialog, event.peer)
+
+    # -- in-dialog requests --------------------------------------------------------------
+    async def _in_dialog(self, event: RequestReceived) -> None:
+        req, tx = event.request, event.tx
+        found = self._by_dialog.get(dialog_id_of(req))
+        if found is None:
+            call = self._by_a_callid.get(req.call_id)
+            if call is not None and req.method == "PRACK" and req.to.tag == call.a_tag:
+                self._respond(tx, req, 200)
+                return
+            self._respond(tx, req, 481)
+            return
+        call, leg = found
+        dialog = call.a_dialog if leg == "A" else (call.winner.dialog if call.winner else None)
+        if dialog is None:
+            self._respond(tx, req, 481)
+            return
+        if not dialog.receive_request(req):
+            self._respond(tx, req, 500, "CSeq out of order")
+            return
+        method = req.method
+        if method == "BYE":
+            self._respond(tx, req, 200)
+            log.info("- %s BYE from %s", call.a_call_id, "caller" if leg == "A" else "callee")
+            async with call.lock:
+                other = "B" if leg == "A" else "A"
+                self._bye_leg(call, other)
+                await self._finish(call, f"hangup by {'caller' if leg == 'A' else 'callee'}")
+            return
+        if method in ("INVITE", "UPDATE"):
+            await self._relay_offer(call, leg, event)
+            return
+        if method in ("OPTIONS", "INFO", "PRACK", "NOTIFY"):
+            self._respond(tx, req, 200, headers=[("Allow", ALLOW)])
+            return
+        self._respond(tx, req, 501)
+
+    async def _relay_offer(self, call: Call, leg: str, event: RequestReceived) -> None:
+        req, tx = event.request, event.tx
+        async with call.lock:
+            if call.state != "answered" or call.winner is None or call.winner.dialog is None:
+                self._respond(tx, req, 491)
+                return
+            if call.pending:
+                self._respond(tx, req, 491, headers=[("Retry-After", "1")])
+                return
+            if leg == "A":
+                self._refresh_session_timer(call, req)
+            from_tag = req.from_.tag or ""
+            body = b""
+            if req.body and req.content_type == "application/sdp":
+                try:
+                    body = await self.media.offer(
+                        call.a_call_id, from_tag, req.body, media_ip=self.media_ip
+                    )
+                except MediaError as exc:
+                    self._respond(tx, req, exc.status_hint)
+                    return
+            other_dialog = call.winner.dialog if leg == "A" else call.a_dialog
+            other_peer = call.winner.peer if leg == "A" else call.a_peer
+            assert other_dialog is not None
+            host, port = self._local_addr(other_peer)
+            extra = [("Content-Type", "application/sdp")] if body else []
+            out = other_dialog.create_request(
+                req.method,
+                via_host=host,
+                via_port=port,
+                transport=other_peer.transport,
+                body=body,
+                extra_headers=[*extra, ("Allow", ALLOW)],
+            )
+            if out.get("Contact") is None:
+                out.set("Contact", f"<{self._contact(other_peer)}>")
+            out_tx = self.endpoint.send_request(
+                out, other_peer, partial(self._on_relayed_event, call, other_dialog, other_peer)
+            )
+            call.pending[out_tx] = (tx, from_tag)
+
+    def _on_relayed_event(self, call: Call, dialog: Dialog, peer: Peer, event: Event) -> None:
+        if isinstance(event, ResponseReceived):
+            self.spawn(self._relayed_response(call, dialog, peer, event.tx, event.response))
+        elif isinstance(event, TransactionTimeout | TransportFailure):
+            tx = event.tx
+            if isinstance(tx, ClientTransaction):
+                pending = call.pending.pop(tx, None)
+                if pending is not None:
+                    orig_tx, _ = pending
+                    self._respond(orig_tx, orig_tx.request, 408)
+            self.spawn(self._hangup_both(call, "re-INVITE timeout"))
+        elif isinstance(event, StrayResponse):
+            self._on_stray(event)
+
+    async def _relayed_response(
+        self, call: Call, dialog: Dialog, peer: Peer, out_tx: ClientTransaction, resp: SipResponse
+    ) -> None:
+        if resp.status < 200:
+            return
+        async with call.lock:
+            pending = call.pending.pop(out_tx, None)
+            if pending is None:
+                return
+            orig_tx, from_tag = pending
+            orig = orig_tx.request
+            if 200 <= resp.status < 300 and out_tx.request.method == "INVITE":
+                host, port = self._local_addr(peer)
+                ack = dialog.make_ack_for_2xx(
+                    out_tx.request, resp, via_host=host, via_port=port, transport=peer.transport
+                )
+                self.endpoint.send_stateless(ack, peer)
+            body = b""
+            if 200 <= resp.status < 300 and resp.body and resp.content_type == "application/sdp":
+                to_tag = resp.to.tag or ""
+                try:
+                    body = await self.media.answer(
+                        call.a_call_id, from_tag, to_tag, resp.body, media_ip=self.media_ip
+                    )
+                except MediaError:
+                    body = b""
+            in_leg_peer = orig_tx.peer
+            headers = [("Contact", f"<{self._contact(in_leg_peer)}>")]
+            if (
+                200 <= resp.status < 300
+                and call.session_expires is not None
+                and (orig_tx.peer == call.a_peer)
+            ):
+                headers += [
+                    ("Session-Expires", f"{call.session_expires};refresher=uac"),
+                    ("Require", "timer"),
+                ]
+            self._respond(orig_tx, orig, resp.status, resp.reason, headers=headers, body=body)
+
+    # -- teardown ------------------------------------------------------------------------
+    def _send_bye(self, dialog: Dialog, peer: Peer) -> None:
+        host, port = self._local_addr(peer)
+        try:
+            bye = dialog.create_request(
+                "BYE", via_host=host, via_port=port, transport=peer.transport
+            )
+        except SipError:
+            return
+        dialog.terminate()
+        self.endpoint.send_request(bye, peer, lambda ev: None)
+
+    def _bye_leg(self, call: Call, leg: str) -> None:
+        if leg == "A" and call.a_dialog is not None:
+            self._send_bye(call.a_dialog, call.a_peer)
+        elif leg == "B" and call.winner is not None and call.winner.dialog is not None:
+            self._send_bye(call.winner.dialog, call.winner.peer)
+
+    async def _hangup_both(self, call: Call, reason: str) -> None:
+        async with call.lock:
+            if call.state == "ended":
+                return
+            if call.state == "answered":
+                self._bye_leg(call, "A")
+                self._bye_leg(call, "B")
+            else:
+                for fork in call.forks:
+                    self._cancel_fork(fork)
+                if not call.a_tx.terminated:
+                    self._respond(call.a_tx, call.a_invite, 480, to_tag=call.a_tag)
+            await self._finish(call, reason)
+
+    async def _finish(self, call: Call, reason: str) -> None:
+        if call.state == "ended":
+            return
+        call.state = "ended"
+        call.ended_at = time.time()
+        call.end_reason = reason
+        self._cancel_timers(call)
+        for key in [k for k, v in self._by_dialog.items() if v[0] is call]:
+            del self._by_dialog[key]
+        self._by_a_callid.pop(call.a_call_id, None)
+        self.calls.pop(call.id, None)
+        try:
+            await self.media.delete(call.a_call_id)
+        except MediaError:
+            log.warning("x %s media delete failed", call.a_call_id)
+        log.info("- %s ended: %s", call.a_call_id, reason)
+        duration = (call.ended_at - call.answered_at) if call.answered_at else 0.0
+        await self._publish("call.ended", call, reason=reason, talk_seconds=round(duration, 3))
+
+    # -- timers --------------------------------------------------------------------------
+    def _arm(self, call: Call, delay: float, fn: Callable[[Call], None]) -> None:
+        loop = asyncio.get_running_loop()
+        call.timers.append(loop.call_later(delay, fn, call))
+
+    def _cancel_timers(self, call: Call) -> None:
+        for handle in call.timers:
+            handle.cancel()
+        call.timers.clear()
+
+    def _ring_timeout(self, call: Call) -> None:
+        if call.state in ("trying", "ringing"):
+            log.info("- %s no answer within %ss", call.a_call_id, self.settings.ring_timeout)
+            self.spawn(self._hangup_both(call, "no answer"))
+
+    def _max_duration(self, call: Call) -> None:
+        self.spawn(self._hangup_both(call, "maximum duration"))
+
+    def _arm_session_timer(self, call: Call) -> None:
+        assert call.session_expires is not None
+        call.session_deadline = time.monotonic() + call.session_expires
+        self._arm(call, call.session_expires, self._session_check)
+
+    def _refresh_session_timer(self, call: Call, req: SipRequest) -> None:
+        if call.session_expires is not None:
+            call.session_deadline = time.monotonic() + call.session_expires
+
+    def _session_check(self, call: Call) -> None:
+        if call.session_deadline is None or call.state != "answered":
+            return
+        remaining = call.session_deadline - time.monotonic()
+        if remaining > 0.5:
+            self._arm(call, remaining, self._session_check)
+            return
+        log.info("- %s session timer expired", call.a_call_id)
+        self.spawn(self._hangup_both(call, "session timer expired"))
+
+    # -- media events --------------------------------------------------------------------
+    async def _consume_media_events(self) -> None:
+        async for ev in self.media.events():
+            call = self._by_a_callid.get(ev.call_id)
+            if call is None:
+                continue
+            if isinstance(ev, DtmfEvent):
+                side = "caller" if ev.tag == call.a_from_tag else "callee"
+                log.info("- %s DTMF %s from %s", call.a_call_id, ev.digit, side)
+                await self._publish(
+                    "call.dtmf", call, digit=ev.digit, side=side, duration_ms=ev.duration_ms
+                )
+            elif isinstance(ev, RtpTimeoutEvent):
+                log.info("- %s RTP timeout (%.0fs idle)", call.a_call_id, ev.idle_seconds)
+                await self._hangup_both(call, "rtp timeout")
+
+
+def random_token() -> str:
+    return secrets.token_hex(6)
+
+
+__all__ = ["Call", "CallManager", "CallSettings", "SipPeerError"]

@@ -1,0 +1,115 @@
+"""Digest authentication of SIP requests from devices (REGISTER, INVITE, ...).
+
+One path for every failure: an unknown username and a wrong password produce the same
+answer (403, after the same digest computation inside ``DigestServer.verify``), so nobody can
+enumerate extensions or usernames. Repeated failures from one source address block it for a
+while; each block is reported once through ``on_blocked``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from clickphone.registrar.limits import AuthFailureLimiter
+from clickphone.registrar.store import DeviceDirectory, DeviceInfo
+from clickphone.sip.auth import DigestServer
+from clickphone.sip.errors import SipPeerError
+from clickphone.sip.message import SipRequest, SipResponse, make_response
+from clickphone.sip.transaction import Peer
+from clickphone.sip.uri import SipUri
+
+log = logging.getLogger("clickphone.registrar")
+
+DEFAULT_ALGORITHMS: tuple[str, ...] = ("SHA-256", "MD5")
+
+
+def uri_user(uri: str) -> str | None:
+    try:
+        return SipUri.parse(uri).user
+    except SipPeerError:
+        return None
+
+
+class SipAuthenticator:
+    def __init__(
+        self,
+        directory: DeviceDirectory,
+        digest: DigestServer,
+        limiter: AuthFailureLimiter,
+        *,
+        on_blocked: Callable[[str, str], None] | None = None,
+        default_algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
+    ) -> None:
+        self.directory = directory
+        self.digest = digest
+        self.limiter = limiter
+        self.on_blocked = on_blocked
+        self.default_algorithms = tuple(default_algorithms)
+
+    async def authenticate(
+        self, request: SipRequest, peer: Peer, now: float, *, to_tag: str | None = None
+    ) -> DeviceInfo | SipResponse:
+        """The device that sent ``request``, or the response to send instead (401/407/403).
+
+        REGISTER is challenged with 401 (WWW-Authenticate), other requests with 407
+        (Proxy-Authenticate), as a registrar and a proxy would.
+        """
+        if self.limiter.blocked(peer.host, now):
+            return make_response(request, 403, "Forbidden", to_tag=to_tag)
+        is_register = request.method == "REGISTER"
+        identity = request.to if is_register else request.from_
+        username = uri_user(identity.uri) or ""
+        header = "Authorization" if is_register else "Proxy-Authorization"
+        device = await self.directory.get(username) if username else None
+        algorithms = device.algorithms if device is not None else self.default_algorithms
+        credentials = request.get(header)
+        if credentials is None:
+            return self._challenge(request, algorithms, now, stale=False, to_tag=to_tag)
+
+        def lookup(user: str, algorithm: str) -> str | None:
+            if device is None or user != device.username or not device.enabled:
+                return None
+            if algorithm.upper() not in {a.upper() for a in device.algorithms}:
+                return None
+            return device.ha1.get(_canonical_algorithm(algorithm))
+
+        result = self.digest.verify(request.method, credentials, lookup, now)
+        if result.ok and device is not None and result.username == username:
+            self.limiter.success(peer.host)
+            return device
+        if result.stale:
+            return self._challenge(request, algorithms, now, stale=True, to_tag=to_tag)
+        log.info(
+            "x auth failed for %s from %s:%s (%s) call-id=%s",
+            username[:64],
+            peer.host,
+            peer.port,
+            result.reason,
+            request.get("Call-ID"),
+        )
+        if self.limiter.failure(peer.host, now) and self.on_blocked is not None:
+            self.on_blocked(peer.host, username[:64])
+        return make_response(request, 403, "Forbidden", to_tag=to_tag)
+
+    def _challenge(
+        self,
+        request: SipRequest,
+        algorithms: Sequence[str],
+        now: float,
+        *,
+        stale: bool,
+        to_tag: str | None,
+    ) -> SipResponse:
+        is_register = request.method == "REGISTER"
+        name = "WWW-Authenticate" if is_register else "Proxy-Authenticate"
+        status = 401 if is_register else 407
+        headers = [(name, v) for v in self.digest.challenge_headers(algorithms, now, stale=stale)]
+        return make_response(request, status, to_tag=to_tag, extra_headers=headers)
+
+
+def _canonical_algorithm(name: str) -> str:
+    upper = name.upper()
+    if upper.endswith("-SESS"):
+        upper = upper[: -len("-SESS")]
+    return {"MD5": "MD5", "SHA-256": "SHA-256", "SHA-512-256": "SHA-512-256"}.get(upper, upper)

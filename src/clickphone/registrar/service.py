@@ -1,0 +1,111 @@
+"""The registrar: authenticated REGISTER -> bindings (in memory, persisted behind)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from email.utils import formatdate
+
+from clickphone.bus.bus import EventBus
+from clickphone.bus.events import Event
+from clickphone.registrar.auth import SipAuthenticator
+from clickphone.registrar.bindings import Binding, BindingTable, RegisterError
+from clickphone.registrar.store import DeviceDirectory, DeviceInfo, RegistrationStore
+from clickphone.sip.errors import SipPeerError
+from clickphone.sip.message import SipRequest, SipResponse, make_response
+from clickphone.sip.transaction import Peer
+
+log = logging.getLogger("clickphone.registrar")
+
+
+class Registrar:
+    def __init__(
+        self,
+        authenticator: SipAuthenticator,
+        directory: DeviceDirectory,
+        store: RegistrationStore,
+        *,
+        bus: EventBus | None = None,
+        clock: Callable[[], float] = time.time,
+        max_contacts: int = 10,
+    ) -> None:
+        self.auth = authenticator
+        self.directory = directory
+        self.store = store
+        self.bus = bus
+        self.clock = clock
+        self.table = BindingTable(max_contacts=max_contacts)
+        self.device_ids: dict[str, int] = {}
+
+    async def start(self) -> None:
+        now = self.clock()
+        for device_id, binding in await self.store.load(now):
+            self.table.restore(binding)
+            self.device_ids[binding.username] = device_id
+        await self.store.purge_expired(now)
+        self.store.start()
+
+    async def stop(self) -> None:
+        await self.store.stop()
+
+    def lookup(self, username: str) -> list[Binding]:
+        return self.table.lookup(username, self.clock())
+
+    def expire(self) -> list[Binding]:
+        return self.table.expire(self.clock())
+
+    async def handle(self, request: SipRequest, peer: Peer) -> SipResponse:
+        now = self.clock()
+        outcome = await self.auth.authenticate(request, peer, now)
+        if isinstance(outcome, SipResponse):
+            return outcome
+        device: DeviceInfo = outcome
+        try:
+            result = self.table.apply(device.username, request, peer, now)
+        except RegisterError as exc:
+            return make_response(request, exc.status, exc.reason, extra_headers=exc.headers)
+        except SipPeerError as exc:
+            return make_response(request, exc.status_hint, str(exc)[:80])
+        self.device_ids[device.username] = device.id
+        for b in result.upserted:
+            self.store.upsert(device, b)
+        for b in result.removed:
+            self.store.delete(device, b)
+        if result.upserted or result.removed:
+            log.info(
+                "- %s registered %d contact(s) from %s:%s/%s call-id=%s",
+                device.username,
+                len(result.current),
+                peer.host,
+                peer.port,
+                peer.transport,
+                request.call_id,
+            )
+            if self.bus is not None:
+                await self.bus.publish(
+                    Event(
+                        "sip.registration.changed",
+                        {
+                            "device_id": device.id,
+                            "username": device.username,
+                            "online": bool(result.current),
+                            "contacts": [
+                                {
+                                    "uri": b.contact,
+                                    "address": f"{b.peer.host}:{b.peer.port}",
+                                    "transport": b.peer.transport,
+                                    "user_agent": b.user_agent,
+                                    "expires": b.expires_in(now),
+                                }
+                                for b in result.current
+                            ],
+                        },
+                        tenant_id=device.tenant_id,
+                    )
+                )
+        headers = [
+            ("Contact", f"<{b.contact}>;expires={b.expires_in(now)}") for b in result.current
+        ]
+        headers.append(("Date", formatdate(now, usegmt=True)))
+        return make_response(request, 200, extra_headers=headers)

@@ -1,0 +1,264 @@
+"""Database side of the registrar: device credentials (cached) and persisted bindings.
+
+Lookups of device credentials are cached for ``ttl`` seconds (unknown usernames too, so a
+scanner trying random names cannot hammer the database). Bindings live in memory for speed
+and are written behind to the ``sip_registrations`` table in small batches (every
+``flush_interval`` seconds and on shutdown), so registrations survive a restart; a crash can
+lose at most the last batch of refreshes, which the phones repeat on their next refresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select
+
+from clickphone.db.models import Employee, SipDevice, SipRegistration, User
+from clickphone.db.session import Database
+from clickphone.registrar.bindings import Binding
+from clickphone.sip.transaction import Peer
+
+log = logging.getLogger("clickphone.registrar")
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    id: int
+    tenant_id: int
+    username: str
+    realm: str
+    ha1: dict[str, str]  # algorithm name ("MD5", "SHA-256", "SHA-512-256") -> HA1 hex
+    algorithms: tuple[str, ...]
+    enabled: bool
+    employee_id: int | None
+    extension: str | None
+    display_name: str
+
+
+class DeviceDirectory:
+    def __init__(self, database: Database, *, ttl: float = 30.0, max_entries: int = 200_000):
+        self.database = database
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._cache: dict[str, tuple[float, DeviceInfo | None]] = {}
+        self._ext_cache: dict[tuple[int, str], tuple[float, list[str] | None]] = {}
+
+    def invalidate(self) -> None:
+        self._cache.clear()
+        self._ext_cache.clear()
+
+    async def get(self, username: str) -> DeviceInfo | None:
+        now = time.monotonic()
+        hit = self._cache.get(username)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        async with self.database.session() as session:
+            row = (
+                await session.execute(
+                    select(SipDevice, Employee, User)
+                    .outerjoin(Employee, Employee.id == SipDevice.employee_id)
+                    .outerjoin(User, User.id == SipDevice.user_id)
+                    .where(SipDevice.sip_username == username)
+                )
+            ).first()
+        info = None
+        if row is not None:
+            device, employee, user = row
+            info = DeviceInfo(
+                id=device.id,
+                tenant_id=device.tenant_id,
+                username=device.sip_username,
+                realm=device.realm,
+                ha1={
+                    "MD5": device.ha1_md5,
+                    "SHA-256": device.ha1_sha256,
+                    "SHA-512-256": device.ha1_sha512_256,
+                },
+                algorithms=tuple(device.auth_algorithms or ("SHA-256", "MD5")),
+                enabled=device.enabled,
+                employee_id=device.employee_id,
+                extension=employee.extension if employee is not None else None,
+                display_name=(user.full_name if user is not None else "") or "",
+            )
+        if len(self._cache) >= self.max_entries:
+            self._cache.clear()
+        self._cache[username] = (now + self.ttl, info)
+        return info
+
+    async def usernames_for_extension(self, tenant_id: int, extension: str) -> list[str] | None:
+        """SIP usernames of the devices of the employee with ``extension`` in the tenant;
+        None when no employee has that extension."""
+        now = time.monotonic()
+        key = (tenant_id, extension)
+        hit = self._ext_cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        async with self.database.session() as session:
+            employee = (
+                await session.execute(
+                    select(Employee).where(
+                        Employee.tenant_id == tenant_id, Employee.extension == extension
+                    )
+                )
+            ).scalar_one_or_none()
+            names: list[str] | None = None
+            if employee is not None:
+                names = list(
+                    (
+                        await session.execute(
+                            select(SipDevice.sip_username).where(
+                                SipDevice.tenant_id == tenant_id,
+                                SipDevice.employee_id == employee.id,
+                                SipDevice.enabled.is_(True),
+                            )
+                        )
+                    ).scalars()
+                )
+        if len(self._ext_cache) >= self.max_entries:
+            self._ext_cache.clear()
+        self._ext_cache[key] = (now + min(self.ttl, 5.0), names)
+        return names
+
+
+def _ts(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+class RegistrationStore:
+    """Write-behind persistence of bindings."""
+
+    def __init__(self, database: Database, *, flush_interval: float = 0.25) -> None:
+        self.database = database
+        self.flush_interval = flush_interval
+        self._upserts: dict[tuple[int, str], tuple[DeviceInfo, Binding]] = {}
+        self._deletes: dict[tuple[int, str], DeviceInfo] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    async def load(self, now: float) -> list[tuple[int, Binding]]:
+        """Unexpired bindings from the database (on start)."""
+        out: list[tuple[int, Binding]] = []
+        async with self.database.session() as session:
+            rows = (
+                await session.execute(
+                    select(SipRegistration, SipDevice.sip_username).join(
+                        SipDevice, SipDevice.id == SipRegistration.device_id
+                    )
+                )
+            ).all()
+        for reg, username in rows:
+            expires_at = reg.expires_at.timestamp()
+            if expires_at <= now:
+                continue
+            out.append(
+                (
+                    reg.device_id,
+                    Binding(
+                        username=username,
+                        contact=reg.contact_uri,
+                        peer=Peer(reg.transport, reg.received_host, reg.received_port),
+                        expires_at=expires_at,
+                        call_id=reg.call_id,
+                        cseq=reg.cseq,
+                        user_agent=reg.user_agent,
+                        q=reg.q,
+                        instance_id=reg.instance_id,
+                    ),
+                )
+            )
+        return out
+
+    def upsert(self, device: DeviceInfo, binding: Binding) -> None:
+        key = (device.id, binding.contact)
+        self._deletes.pop(key, None)
+        self._upserts[key] = (device, binding)
+        self._wake.set()
+
+    def delete(self, device: DeviceInfo, binding: Binding) -> None:
+        key = (device.id, binding.contact)
+        self._upserts.pop(key, None)
+        self._deletes[key] = device
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("x failed to persist registrations; will retry")
+            await asyncio.sleep(self.flush_interval)
+
+    async def purge_expired(self, now: float) -> None:
+        async with self.database.transaction() as session:
+            await session.execute(
+                delete(SipRegistration).where(SipRegistration.expires_at <= _ts(now))
+            )
+
+    async def flush(self) -> None:
+        if not self._upserts and not self._deletes:
+            return
+        upserts, self._upserts = self._upserts, {}
+        deletes, self._deletes = self._deletes, {}
+        try:
+            async with self.database.transaction() as session:
+                for device_id, contact in deletes:
+                    await session.execute(
+                        delete(SipRegistration).where(
+                            SipRegistration.device_id == device_id,
+                            SipRegistration.contact_uri == contact,
+                        )
+                    )
+                if upserts:
+                    keys = list(upserts)
+                    existing = {
+                        (r.device_id, r.contact_uri): r
+                        for r in (
+                            await session.execute(
+                                select(SipRegistration).where(
+                                    SipRegistration.device_id.in_({k[0] for k in keys})
+                                )
+                            )
+                        ).scalars()
+                    }
+                    for key, (device, b) in upserts.items():
+                        row = existing.get(key)
+                        if row is None:
+                            row = SipRegistration(device_id=device.id, contact_uri=b.contact)
+                            session.add(row)
+                        row.tenant_id = device.tenant_id
+                        row.received_host = b.peer.host
+                        row.received_port = b.peer.port
+                        row.transport = b.peer.transport
+                        row.user_agent = b.user_agent
+                        row.call_id = b.call_id[:500]
+                        row.cseq = b.cseq
+                        row.expires_at = _ts(b.expires_at)
+                        row.q = b.q
+                        row.instance_id = b.instance_id
+        except Exception:
+            # Put the work back (newer entries win) so the next flush retries it.
+            for key, value in upserts.items():
+                self._upserts.setdefault(key, value)
+            for key, dev in deletes.items():
+                if key not in self._upserts:
+                    self._deletes.setdefault(key, dev)
+            raise

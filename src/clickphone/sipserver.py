@@ -1,0 +1,199 @@
+"""The SIP server: transports + transaction layer + registrar + B2BUA + media, wired together.
+
+It is one of the services `clickphone serve` starts with the HTTP app; tests start it alone on
+an ephemeral port. Every request is checked (RFC 3261 §8.2) before any feature sees it; the
+transaction layer absorbs retransmissions; REGISTER goes to the registrar; INVITE, CANCEL,
+ACK and in-dialog requests go to the call manager; out-of-dialog OPTIONS is answered here
+(keep-alive pings from phones and trunks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from clickphone.bus.bus import EventBus
+from clickphone.bus.events import Event as BusEvent
+from clickphone.calls.b2bua import ALLOW, CallManager, CallSettings
+from clickphone.db.session import Database
+from clickphone.media.control import MediaController
+from clickphone.registrar.auth import SipAuthenticator
+from clickphone.registrar.limits import AuthFailureLimiter
+from clickphone.registrar.service import Registrar
+from clickphone.registrar.store import DeviceDirectory, RegistrationStore
+from clickphone.sip.auth import DigestServer
+from clickphone.sip.message import make_response
+from clickphone.sip.parser import check_request
+from clickphone.sip.transaction import Event, RequestReceived
+from clickphone.transport.endpoint import SipEndpoint
+
+log = logging.getLogger("clickphone.sip")
+
+
+@dataclass
+class SipServerConfig:
+    host: str = "0.0.0.0"
+    port: int = 5060
+    tcp: bool = True
+    realm: str = "clickphone"
+    secret: bytes = b""
+    advertised_host: str | None = None  # what goes in Via/Contact; default: detected
+    media_ip: str | None = None  # what goes in SDP; default: advertised host
+    auth_max_failures: int = 10
+    auth_window: float = 60.0
+    auth_block_for: float = 300.0
+    expiry_sweep_interval: float = 30.0
+    calls: CallSettings | None = None
+
+
+def detect_host(bind_host: str) -> str:
+    """An address phones can reach us at when none is configured."""
+    if bind_host not in ("0.0.0.0", "::", ""):
+        return bind_host
+    try:
+        addr = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+    return addr
+
+
+class SipServer:
+    def __init__(
+        self,
+        config: SipServerConfig,
+        database: Database,
+        media: MediaController,
+        *,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.config = config
+        self.database = database
+        self.media = media
+        self.bus = bus
+        self.endpoint = SipEndpoint(self._on_event)
+        self.directory = DeviceDirectory(database)
+        self.store = RegistrationStore(database)
+        self.limiter = AuthFailureLimiter(
+            max_failures=config.auth_max_failures,
+            window=config.auth_window,
+            block_for=config.auth_block_for,
+        )
+        self.digest = DigestServer(config.realm, config.secret or secrets.token_bytes(32))
+        self.authenticator = SipAuthenticator(
+            self.directory, self.digest, self.limiter, on_blocked=self._on_auth_blocked
+        )
+        self.registrar = Registrar(self.authenticator, self.directory, self.store, bus=bus)
+        self.calls: CallManager | None = None
+        self.address: tuple[str, int] | None = None
+        self.started_at: float | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self) -> tuple[str, int]:
+        cfg = self.config
+        self.address = await self.endpoint.listen(cfg.host, cfg.port, tcp=cfg.tcp)
+        advertised = cfg.advertised_host or detect_host(cfg.host)
+        self.calls = CallManager(
+            self.endpoint,
+            self.authenticator,
+            self.registrar,
+            self.directory,
+            self.media,
+            advertised_host=advertised,
+            media_ip=cfg.media_ip or advertised,
+            bus=self.bus,
+            settings=cfg.calls,
+        )
+        self.calls.start()
+        await self.registrar.start()
+        self._sweeper = asyncio.create_task(self._sweep())
+        self.started_at = time.time()
+        log.info("SIP listening on %s:%s (udp%s)", *self.address, "+tcp" if cfg.tcp else "")
+        return self.address
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        if self.calls is not None:
+            await self.calls.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await self.registrar.stop()
+        await self.endpoint.close()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "listening": self.address is not None,
+            "address": f"{self.address[0]}:{self.address[1]}" if self.address else None,
+            "registrations": len(self.registrar.table),
+            "active_calls": len(self.calls.calls) if self.calls else 0,
+            "malformed_messages": self.endpoint.transports.stats["malformed"],
+        }
+
+    # -- dispatch ------------------------------------------------------------------------
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, RequestReceived):
+            req = event.request
+            problem = check_request(req, forwarding=req.method == "INVITE" and not req.to.tag)
+            if problem is not None:
+                status, reason = problem
+                self.endpoint.send_response(event.tx, make_response(req, status, reason))
+                return
+            if req.method == "REGISTER":
+                self._spawn(self._register(event))
+                return
+            if req.method == "OPTIONS" and not req.to.tag:
+                self.endpoint.send_response(
+                    event.tx,
+                    make_response(
+                        req, 200, extra_headers=[("Allow", ALLOW), ("Accept", "application/sdp")]
+                    ),
+                )
+                return
+        if self.calls is not None and self.calls.handle_event(event):
+            return
+        if isinstance(event, RequestReceived):
+            status = 405 if event.request.method in ("SUBSCRIBE", "PUBLISH", "MESSAGE") else 501
+            self.endpoint.send_response(
+                event.tx,
+                make_response(event.request, status, extra_headers=[("Allow", ALLOW)]),
+            )
+
+    async def _register(self, event: RequestReceived) -> None:
+        try:
+            response = await self.registrar.handle(event.request, event.peer)
+        except Exception:
+            log.exception("x registrar failed call-id=%s", event.request.get("Call-ID"))
+            response = make_response(event.request, 500)
+        if not event.tx.terminated:
+            self.endpoint.send_response(event.tx, response)
+
+    def _on_auth_blocked(self, source: str, username: str) -> None:
+        log.warning("x SIP auth failures: blocking %s (last username %r)", source, username)
+        if self.bus is not None:
+            self._spawn(
+                self.bus.publish(
+                    BusEvent("sip.auth.blocked", {"source": source, "username": username})
+                )
+            )
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.expiry_sweep_interval)
+            try:
+                gone = self.registrar.expire()
+                if gone:
+                    await self.registrar.store.purge_expired(time.time())
+                self.limiter.prune(time.time())
+            except Exception:
+                log.exception("x registration sweep failed")

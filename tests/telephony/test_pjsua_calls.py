@@ -1,0 +1,110 @@
+"""Real softphones (pjsua2, in subprocesses) register with ClickPhone and call each other."""
+
+from __future__ import annotations
+
+import asyncio
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from _peers import require
+from clickphone.rtp.tone import tone_power
+from interop.pjua import PjPhone, pjsua2_available
+from telephony.pbx import Pbx, start_pbx, stop_pbx
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture
+async def pbx(tmp_path: Path) -> AsyncIterator[Pbx]:
+    require(pjsua2_available(), "pjsua2-python")
+    p = await start_pbx(tmp_path)
+    yield p
+    await stop_pbx(p)
+
+
+async def phone(pbx: Pbx, tmp_path: Path, ext: str, **kw: object) -> PjPhone:
+    e = pbx.exts[ext]
+    return await asyncio.to_thread(
+        PjPhone,
+        registrar=pbx.hostport,
+        user=e.username,
+        password=kw.pop("password", e.password),  # type: ignore[arg-type]
+        workdir=tmp_path,
+        name=f"ext{ext}",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def wait(p: PjPhone, event: str, pred=lambda e: True, timeout: float = 10.0) -> dict:
+    return await asyncio.to_thread(p.wait_for, event, pred, timeout)
+
+
+async def registered(p: PjPhone) -> dict:
+    p.send("register")
+    return await wait(p, "reg")
+
+
+def heard_power(path: Path, freq: float) -> tuple[float, float]:
+    with wave.open(str(path), "rb") as w:
+        frames = w.readframes(w.getnframes())
+        rate = w.getframerate()
+    samples = np.frombuffer(frames, dtype="<i2").astype(np.float64)
+    samples = samples[int(0.3 * rate):]  # skip the first packets (jitter buffer warm-up)
+    return tone_power(samples, freq, rate), tone_power(samples, 700.0, rate)
+
+
+async def test_register_sha256_and_wrong_password(pbx: Pbx, tmp_path: Path) -> None:
+    a = await phone(pbx, tmp_path, "101")
+    bad = await phone(pbx, tmp_path, "102", password="wrong-password")
+    try:
+        ok = await registered(a)
+        assert ok["code"] == 200
+        assert pbx.server.registrar.lookup("alice101")
+        rejected = await registered(bad)
+        assert rejected["code"] == 403
+        assert not pbx.server.registrar.lookup("bob102")
+    finally:
+        await asyncio.to_thread(a.close)
+        await asyncio.to_thread(bad.close)
+
+
+async def test_call_two_way_audio_dtmf_and_bye(pbx: Pbx, tmp_path: Path) -> None:
+    caller = await phone(pbx, tmp_path, "101", tone=1000.0, record=True)
+    callee = await phone(pbx, tmp_path, "102", tone=1500.0, record=True, auto_answer=200)
+    try:
+        assert (await registered(caller))["code"] == 200
+        assert (await registered(callee))["code"] == 200
+        caller.send("call", uri=f"sip:102@{pbx.hostport}")
+        await wait(callee, "incoming")
+        await wait(caller, "call_state", lambda e: e["state"] == "CONFIRMED")
+        await wait(caller, "media")
+        assert pbx.server.calls is not None
+        live = pbx.server.calls.active_calls()
+        assert [c["state"] for c in live] == ["answered"]
+        await asyncio.sleep(1.5)
+        caller.send("dtmf", digits="5")
+        await wait(callee, "dtmf", lambda e: e["digit"] == "5")
+        await asyncio.sleep(1.0)
+        caller.send("hangup")
+        await wait(callee, "call_state", lambda e: e["state"] == "DISCONNECTED")
+        await wait(caller, "call_state", lambda e: e["state"] == "DISCONNECTED")
+    finally:
+        await asyncio.to_thread(caller.close)
+        await asyncio.to_thread(callee.close)
+    # Each side heard the other's tone, not its own.
+    assert caller.record_path is not None and callee.record_path is not None
+    callee_heard_1000, _ = heard_power(callee.record_path, 1000.0)
+    callee_heard_1500, _ = heard_power(callee.record_path, 1500.0)
+    caller_heard_1500, _ = heard_power(caller.record_path, 1500.0)
+    caller_heard_1000, _ = heard_power(caller.record_path, 1000.0)
+    assert callee_heard_1000 > 20 * callee_heard_1500
+    assert caller_heard_1500 > 20 * caller_heard_1000
+    dtmf = pbx.events_of("call.dtmf")
+    assert [e.payload["digit"] for e in dtmf] == ["5"]
+    ended = pbx.events_of("call.ended")
+    assert len(ended) == 1 and ended[0].payload["reason"] == "hangup by caller"
+    assert pbx.server.calls is not None and pbx.server.calls.active_calls() == []
