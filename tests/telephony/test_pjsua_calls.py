@@ -108,3 +108,81 @@ async def test_call_two_way_audio_dtmf_and_bye(pbx: Pbx, tmp_path: Path) -> None
     ended = pbx.events_of("call.ended")
     assert len(ended) == 1 and ended[0].payload["reason"] == "hangup by caller"
     assert pbx.server.calls is not None and pbx.server.calls.active_calls() == []
+
+
+async def test_register_md5_only_device(pbx: Pbx, tmp_path: Path) -> None:
+    carol = await phone(pbx, tmp_path, "103")
+    try:
+        assert (await registered(carol))["code"] == 200
+        [binding] = pbx.server.registrar.lookup("carol103")
+        assert binding.user_agent == "pjsua2-interop"
+        carol.send("unregister")
+        await wait(carol, "reg", lambda e: e["code"] == 200)
+        assert pbx.server.registrar.lookup("carol103") == []
+    finally:
+        await asyncio.to_thread(carol.close)
+
+
+async def test_bye_from_callee_over_tcp(pbx: Pbx, tmp_path: Path) -> None:
+    caller = await phone(pbx, tmp_path, "101", transport="tcp")
+    callee = await phone(pbx, tmp_path, "102", transport="tcp", auto_answer=200)
+    try:
+        assert (await registered(caller))["code"] == 200
+        assert (await registered(callee))["code"] == 200
+        [binding] = pbx.server.registrar.lookup("bob102")
+        assert binding.peer.transport == "TCP"
+        caller.send("call", uri=f"sip:102@{pbx.hostport}")
+        await wait(caller, "call_state", lambda e: e["state"] == "CONFIRMED")
+        await asyncio.sleep(0.5)
+        callee.send("hangup")
+        await wait(caller, "call_state", lambda e: e["state"] == "DISCONNECTED")
+        await wait(callee, "call_state", lambda e: e["state"] == "DISCONNECTED")
+    finally:
+        await asyncio.to_thread(caller.close)
+        await asyncio.to_thread(callee.close)
+    ended = pbx.events_of("call.ended")
+    assert [e.payload["reason"] for e in ended] == ["hangup by callee"]
+
+
+async def test_cancel_while_ringing(pbx: Pbx, tmp_path: Path) -> None:
+    caller = await phone(pbx, tmp_path, "101")
+    callee = await phone(pbx, tmp_path, "102", auto_answer=180)
+    try:
+        assert (await registered(caller))["code"] == 200
+        assert (await registered(callee))["code"] == 200
+        caller.send("call", uri=f"sip:102@{pbx.hostport}")
+        await wait(caller, "call_state", lambda e: e["state"] == "EARLY" and e["code"] == 180)
+        assert [c["state"] for c in pbx.server.calls.active_calls()] == ["ringing"]  # type: ignore[union-attr]
+        caller.send("hangup")  # CANCEL while ringing
+        ended = await wait(caller, "call_state", lambda e: e["state"] == "DISCONNECTED")
+        assert ended["code"] == 487
+        gone = await wait(callee, "call_state", lambda e: e["state"] == "DISCONNECTED")
+        assert gone["code"] == 487
+    finally:
+        await asyncio.to_thread(caller.close)
+        await asyncio.to_thread(callee.close)
+    assert [e.payload["reason"] for e in pbx.events_of("call.ended")] == ["cancelled"]
+
+
+@pytest.mark.parametrize(
+    ("dial", "answer", "expected"),
+    [("102", 486, 486), ("999", 0, 404), ("104", 0, 480)],
+    ids=["busy", "unknown-number", "not-registered"],
+)
+async def test_call_failures(
+    pbx: Pbx, tmp_path: Path, dial: str, answer: int, expected: int
+) -> None:
+    caller = await phone(pbx, tmp_path, "101")
+    callee = await phone(pbx, tmp_path, "102", auto_answer=answer) if answer else None
+    try:
+        assert (await registered(caller))["code"] == 200
+        if callee is not None:
+            assert (await registered(callee))["code"] == 200
+        caller.send("call", uri=f"sip:{dial}@{pbx.hostport}")
+        ended = await wait(caller, "call_state", lambda e: e["state"] == "DISCONNECTED")
+        assert ended["code"] == expected
+    finally:
+        await asyncio.to_thread(caller.close)
+        if callee is not None:
+            await asyncio.to_thread(callee.close)
+    assert pbx.server.calls is not None and pbx.server.calls.active_calls() == []
