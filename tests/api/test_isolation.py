@@ -1,0 +1,166 @@
+"""Tenant isolation and roles, proven by walking the app's own route table."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from conftest import Api, assert_error
+
+from clickphone.db import Database
+from clickphone.db.models import SipRegistration
+
+# A valid body per (method, path) so validation passes and the authorization check decides.
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("PATCH", "/api/v1/tenants/{tenant_id}"): {"name": "Hijacked"},
+    ("PATCH", "/api/v1/departments/{department_id}"): {"name": "Hijacked"},
+    ("PATCH", "/api/v1/employees/{employee_id}"): {"full_name": "Hijacked"},
+    ("POST", "/api/v1/employees/{employee_id}/devices"): {"label": "evil"},
+    ("PATCH", "/api/v1/devices/{device_id}"): {"label": "evil"},
+    ("POST", "/api/v1/devices/{device_id}/rotate"): {},
+    ("PATCH", "/api/v1/contacts/{contact_id}"): {"name": "Hijacked"},
+    ("PATCH", "/api/v1/numbers/{number_id}"): {"label": "evil"},
+}
+
+
+async def _tenant_a(api: Api, database: Database) -> tuple[httpx.AsyncClient, dict[str, int]]:
+    a = await api.signup_company("Alpha", "alpha@example.com")
+    ids: dict[str, int] = {}
+    me = (await a.get("/api/v1/me")).json()
+    ids["tenant_id"] = me["tenant"]["id"]
+    ids["department_id"] = (await a.post("/api/v1/departments", json={"name": "Sales"})).json()[
+        "id"
+    ]
+    emp = (
+        await a.post(
+            "/api/v1/employees",
+            json={"full_name": "Al Pha", "email": "al@example.com", "password": "password123",
+                  "department_id": ids["department_id"], "create_device": True},
+        )
+    ).json()
+    ids["employee_id"] = emp["id"]
+    ids["device_id"] = emp["device"]["id"]
+    ids["contact_id"] = (
+        await a.post("/api/v1/contacts",
+                     json={"name": "Client", "numbers": [{"number": "+14155550100"}],
+                           "shared": True})
+    ).json()["id"]
+    ids["token_id"] = (await a.post("/api/v1/tokens", json={"name": "t"})).json()["id"]
+    # An operator assigns a number to tenant A (directly through the service layer).
+    from clickphone.numbers.service import NumberService
+
+    async with database.session() as s:
+        row = await NumberService().add_unchecked(s, "+14155550199", tenant_id=ids["tenant_id"])
+        ids["number_id"] = row.id
+        s.add(SipRegistration(
+            device_id=ids["device_id"], tenant_id=ids["tenant_id"],
+            contact_uri="sip:al@192.0.2.1:5060", received_host="192.0.2.1", received_port=5060,
+            transport="udp", user_agent="Linphone", call_id="c1", cseq=1,
+            expires_at=datetime.now(UTC) + timedelta(hours=1),
+        ))
+        await s.commit()
+    return a, ids
+
+
+def _id_routes(app: Any) -> list[tuple[str, str]]:
+    """Every /api/v1 (method, path) with a path parameter, from the app's route table."""
+    out = []
+    for path, ops in app.openapi()["paths"].items():
+        if path.startswith("/api/v1") and "{" in path:
+            out.extend((m.upper(), path) for m in sorted(ops))
+    return out
+
+
+async def test_other_tenant_cannot_read_or_change_anything(
+    api: Api, app: Any, database: Database
+) -> None:
+    a, ids = await _tenant_a(api, database)
+    b = await api.signup_company("Beta", "beta@example.com")
+    routes = _id_routes(app)
+    assert len(routes) >= 20
+    for method, path in routes:
+        params = re.findall(r"{(\w+)}", path)
+        missing = [p for p in params if p not in ids]
+        assert not missing, f"add an id for {missing} in {path}"
+        url = path.format(**ids)
+        body = BODIES.get((method, path))
+        r = await b.request(method, url, json=body if method in {"POST", "PATCH", "PUT"} else None)
+        assert r.status_code in (403, 404), f"{method} {url} -> {r.status_code} {r.text}"
+        assert r.json()["error_id"] in {"not_found", "permission.denied"}
+
+    # Lists show B nothing of A's.
+    for path in ("/api/v1/departments", "/api/v1/employees", "/api/v1/devices",
+                 "/api/v1/contacts", "/api/v1/numbers", "/api/v1/registrations",
+                 "/api/v1/tenants", "/api/v1/tokens"):
+        r = await b.get(path)
+        assert r.status_code == 200, (path, r.text)
+        body = r.json()
+        items = body["items"] if isinstance(body, dict) else body
+        if path == "/api/v1/tenants":
+            assert [t["id"] for t in items] != [ids["tenant_id"]] and len(items) == 1
+        elif path == "/api/v1/employees":
+            assert all(e["tenant_id"] != ids["tenant_id"] for e in items)
+        else:
+            assert items == [], (path, items)
+
+    # A's data is untouched.
+    assert (await a.get(f"/api/v1/departments/{ids['department_id']}")).json()["name"] == "Sales"
+    emp = (await a.get(f"/api/v1/employees/{ids['employee_id']}")).json()
+    assert emp["full_name"] == "Al Pha"
+    dev = (await a.get(f"/api/v1/devices/{ids['device_id']}")).json()
+    assert dev["label"] == "" and dev["online"] is True
+    assert (await a.get(f"/api/v1/contacts/{ids['contact_id']}")).json()["name"] == "Client"
+    assert (await a.get("/api/v1/tokens")).json()[0]["id"] == ids["token_id"]
+    assert (await a.get(f"/api/v1/tenants/{ids['tenant_id']}")).json()["name"] == "Alpha"
+
+
+async def test_cross_tenant_references_in_bodies_are_refused(api: Api, database: Database) -> None:
+    _, ids = await _tenant_a(api, database)
+    b = await api.signup_company("Beta", "beta@example.com")
+    r = await b.post("/api/v1/employees", json={"full_name": "X", "email": "x@example.com",
+                                                "department_id": ids["department_id"]})
+    assert_error(r, 422, "validation.failed")
+    r = await b.post("/api/v1/departments", json={"name": "X", "tenant_id": ids["tenant_id"]})
+    assert_error(r, 403, "permission.denied")
+
+
+async def test_employee_cannot_do_admin_work(api: Api, database: Database) -> None:
+    a, ids = await _tenant_a(api, database)
+    emp = await api.signin("al@example.com", "password123")
+    # Reading the directory is fine.
+    assert (await emp.get("/api/v1/employees")).status_code == 200
+    assert (await emp.get(f"/api/v1/contacts/{ids['contact_id']}")).status_code == 200
+    owner_emp = (await a.get("/api/v1/employees")).json()["items"]
+    forbidden = [
+        ("POST", "/api/v1/departments", {"name": "X"}),
+        ("PATCH", f"/api/v1/departments/{ids['department_id']}", {"name": "X"}),
+        ("DELETE", f"/api/v1/departments/{ids['department_id']}", None),
+        ("POST", "/api/v1/employees", {"full_name": "X", "email": "x@example.com"}),
+        ("PATCH", f"/api/v1/employees/{ids['employee_id']}", {"role": "tenant_admin"}),
+        ("DELETE", f"/api/v1/employees/{ids['employee_id']}", None),
+        ("POST", "/api/v1/contacts", {"name": "Shared", "shared": True}),
+        ("PATCH", f"/api/v1/contacts/{ids['contact_id']}", {"name": "X"}),
+        ("DELETE", f"/api/v1/contacts/{ids['contact_id']}", None),
+        ("POST", "/api/v1/numbers", {"e164": "+14155550123"}),
+        ("PATCH", f"/api/v1/numbers/{ids['number_id']}", {"label": "x"}),
+        ("POST", "/api/v1/tenants", {"name": "T", "owner_email": "t@example.com",
+                                     "owner_password": "password123"}),
+        ("PATCH", f"/api/v1/tenants/{ids['tenant_id']}", {"name": "X"}),
+    ]
+    for other in owner_emp:
+        if other["id"] != ids["employee_id"]:
+            forbidden.append(("POST", f"/api/v1/employees/{other['id']}/devices", {}))
+    for method, url, body in forbidden:
+        r = await emp.request(method, url, json=body)
+        assert r.status_code == 403, f"{method} {url} -> {r.status_code} {r.text}"
+        assert r.json()["error_id"] == "permission.denied"
+    # ... but manages their own profile, devices and personal contacts.
+    assert (await emp.patch("/api/v1/me", json={"position": "Sales rep"})).status_code == 200
+    assert (await emp.post(f"/api/v1/employees/{ids['employee_id']}/devices",
+                           json={"label": "desk"})).status_code == 201
+    r = await emp.post("/api/v1/contacts", json={"name": "Mine", "numbers": [{"number": "555"}]})
+    assert r.status_code == 201 and r.json()["shared"] is False
+    # Personal contacts are private, even from the owner.
+    assert_error(await a.get(f"/api/v1/contacts/{r.json()['id']}"), 404, "not_found")
