@@ -7,6 +7,7 @@ runs inside the pytest process). Commands, one JSON object per line on stdin:
     {"cmd": "call", "uri": "sip:102@127.0.0.1:5060"}
     {"cmd": "answer", "code": 200}      {"cmd": "hangup"}
     {"cmd": "dtmf", "digits": "123"}    {"cmd": "quit"}
+    {"cmd": "hold"}  {"cmd": "unhold"}  (re-INVITEs)   {"cmd": "update"}  (UPDATE with SDP)
 
 Events, one JSON object per line on stdout:
 
@@ -138,6 +139,17 @@ class Agent:
             if self.call is not None:
                 prm = pj.CallOpParam()
                 self.call.hangup(prm)
+        elif name == "hold":
+            if self.call is not None:
+                self.call.setHold(pj.CallOpParam(True))
+        elif name == "unhold":
+            if self.call is not None:
+                prm = pj.CallOpParam(True)
+                prm.opt.flag = pj.PJSUA_CALL_UNHOLD
+                self.call.reinvite(prm)
+        elif name == "update":
+            if self.call is not None:
+                self.call.update(pj.CallOpParam(True))
         elif name == "dtmf":
             if self.call is not None:
                 self.call.dialDtmf(cmd["digits"])
@@ -148,7 +160,10 @@ class Agent:
     def media_active(self, call: Call) -> None:
         call_info = call.getInfo()  # keep it alive: .media items point into it
         for i, info in enumerate(call_info.media):
-            if info.type != pj.PJMEDIA_TYPE_AUDIO or info.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
+            if info.type != pj.PJMEDIA_TYPE_AUDIO:
+                continue
+            if info.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
+                emit(event="media", active=False, status=int(info.status))
                 continue
             aud = call.getAudioMedia(i)
             if self.tone_wav and self.player is None:
@@ -159,7 +174,7 @@ class Agent:
                 self.recorder = pj.AudioMediaRecorder()
                 self.recorder.createRecorder(self.args.record)
                 aud.startTransmit(self.recorder)
-            emit(event="media", active=True)
+            emit(event="media", active=True, dir=int(info.dir))
 
     def shutdown(self) -> None:
         self.recorder = None

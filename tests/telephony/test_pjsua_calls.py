@@ -186,3 +186,30 @@ async def test_call_failures(
         if callee is not None:
             await asyncio.to_thread(callee.close)
     assert pbx.server.calls is not None and pbx.server.calls.active_calls() == []
+
+
+async def test_hold_resume_and_update(pbx: Pbx, tmp_path: Path) -> None:
+    """re-INVITE (hold, resume) and UPDATE cross the B2BUA with their SDP re-anchored."""
+    caller = await phone(pbx, tmp_path, "101", tone=1000.0)
+    callee = await phone(pbx, tmp_path, "102", auto_answer=200)
+    try:
+        assert (await registered(caller))["code"] == 200
+        assert (await registered(callee))["code"] == 200
+        caller.send("call", uri=f"sip:102@{pbx.hostport}")
+        await wait(caller, "call_state", lambda e: e["state"] == "CONFIRMED")
+        await wait(callee, "media", lambda e: e["active"])
+        caller.send("hold")
+        # PJSUA_CALL_MEDIA_REMOTE_HOLD (3): the callee sees the caller's hold.
+        await wait(callee, "media", lambda e: e.get("status") == 3)
+        caller.send("unhold")
+        await wait(callee, "media", lambda e: e["active"])
+        callee.send("update")
+        await wait(caller, "media", lambda e: e["active"])
+        assert pbx.server.calls is not None
+        [live] = pbx.server.calls.active_calls()
+        assert live["state"] == "answered"
+        caller.send("hangup")
+        await wait(callee, "call_state", lambda e: e["state"] == "DISCONNECTED")
+    finally:
+        await asyncio.to_thread(caller.close)
+        await asyncio.to_thread(callee.close)
