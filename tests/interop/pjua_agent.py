@@ -228,7 +228,7 @@ class Call(pj.Call):  # type: ignore[misc]
     def onCallMediaState(self, prm: Any) -> None:
         try:
             self.agent.media_active(self)
-        except BaseException as exc:  # noqa: BLE001 - a raise inside a pjsua2 callback is swallowed
+        except BaseException as exc:  # a raise inside a pjsua2 callback is swallowed
             emit(event="error", message=f"media: {exc!r} {getattr(exc, 'info', lambda: '')()}")
 
     def onDtmfDigit(self, prm: Any) -> None:

@@ -10,6 +10,7 @@ lose at most the last batch of refreshes, which the phones repeat on their next 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -137,6 +138,7 @@ class RegistrationStore:
         self._upserts: dict[tuple[int, str], tuple[DeviceInfo, Binding]] = {}
         self._deletes: dict[tuple[int, str], DeviceInfo] = {}
         self._task: asyncio.Task[None] | None = None
+        self._inflight: asyncio.Future[None] | None = None
         self._wake = asyncio.Event()
 
     async def load(self, now: float) -> list[tuple[int, Binding]]:
@@ -188,23 +190,31 @@ class RegistrationStore:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
+        """Stop the background writer and write out everything still queued."""
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
+        if self._inflight is not None and not self._inflight.done():
+            # A flush interrupted by the cancel above keeps running (it was shielded).
+            with contextlib.suppress(Exception):
+                await self._inflight
         await self.flush()
 
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            self._inflight = asyncio.ensure_future(self.flush())
             try:
-                await self.flush()
+                # Shielded: cancelling the writer never abandons a half-done batch.
+                await asyncio.shield(self._inflight)
+            except asyncio.CancelledError:
+                raise
             except Exception:
                 log.exception("x failed to persist registrations; will retry")
+                self._wake.set()
             await asyncio.sleep(self.flush_interval)
 
     async def purge_expired(self, now: float) -> None:
