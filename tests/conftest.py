@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-from _peers import require
 
+from _peers import require
 from clickphone.app import create_app
 from clickphone.bus import EventBus
 from clickphone.config import Settings
@@ -155,8 +155,12 @@ class Api:
         c = self.client()
         r = await c.post(
             "/api/v1/auth/signup/company",
-            json={"company_name": company, "email": email, "password": password,
-                  "full_name": f"Owner of {company}"},
+            json={
+                "company_name": company,
+                "email": email,
+                "password": password,
+                "full_name": f"Owner of {company}",
+            },
         )
         assert r.status_code == 201, r.text
         c.headers["X-CSRF-Token"] = r.json()["csrf_token"]

@@ -11,8 +11,13 @@ async def test_company_signup_creates_tenant_and_owner_and_signs_in(api: Api) ->
     c = api.client()
     r = await c.post(
         "/api/v1/auth/signup/company",
-        json={"company_name": "Acme", "email": "Boss@Example.com", "password": "password123",
-              "full_name": "Ann Boss", "position": "CEO"},
+        json={
+            "company_name": "Acme",
+            "email": "Boss@Example.com",
+            "password": "password123",
+            "full_name": "Ann Boss",
+            "position": "CEO",
+        },
     )
     assert r.status_code == 201, r.text
     body = r.json()
@@ -78,14 +83,18 @@ async def test_signin_signout_and_wrong_password(api: Api) -> None:
     await api.signup_company("Acme", "owner@example.com", "password123")
     c = api.client()
     assert_error(
-        await c.post("/api/v1/auth/signin",
-                     json={"email": "owner@example.com", "password": "wrong-password"}),
-        401, "auth.invalid_credentials",
+        await c.post(
+            "/api/v1/auth/signin", json={"email": "owner@example.com", "password": "wrong-password"}
+        ),
+        401,
+        "auth.invalid_credentials",
     )
     assert_error(
-        await c.post("/api/v1/auth/signin",
-                     json={"email": "nobody@example.com", "password": "password123"}),
-        401, "auth.invalid_credentials",
+        await c.post(
+            "/api/v1/auth/signin", json={"email": "nobody@example.com", "password": "password123"}
+        ),
+        401,
+        "auth.invalid_credentials",
     )
     c = await api.signin("OWNER@example.com", "password123")
     assert (await c.get("/api/v1/me")).status_code == 200
@@ -111,11 +120,13 @@ async def test_failed_signins_are_throttled_per_email(api: Api) -> None:
 async def test_failed_signins_are_throttled_per_ip(api: Api) -> None:
     c = api.client()
     for i in range(20):
-        r = await c.post("/api/v1/auth/signin",
-                         json={"email": f"u{i}@example.com", "password": "whatever1"})
+        r = await c.post(
+            "/api/v1/auth/signin", json={"email": f"u{i}@example.com", "password": "whatever1"}
+        )
         assert r.status_code == 401
-    r = await c.post("/api/v1/auth/signin",
-                     json={"email": "fresh@example.com", "password": "whatever1"})
+    r = await c.post(
+        "/api/v1/auth/signin", json={"email": "fresh@example.com", "password": "whatever1"}
+    )
     assert_error(r, 429, "auth.throttled")
 
 
@@ -126,7 +137,8 @@ async def test_csrf_required_for_cookie_auth_on_unsafe_methods(api: Api) -> None
     assert_error(await c.patch("/api/v1/me", json={"position": "x"}), 403, "auth.csrf")
     assert_error(
         await c.patch("/api/v1/me", json={"position": "x"}, headers={"X-CSRF-Token": "nope"}),
-        403, "auth.csrf",
+        403,
+        "auth.csrf",
     )
     r = await c.patch("/api/v1/me", json={"position": "CTO"}, headers={"X-CSRF-Token": token})
     assert r.status_code == 200 and r.json()["position"] == "CTO"
@@ -163,12 +175,17 @@ async def test_profile_and_password_change(api: Api) -> None:
     r = await c.patch("/api/v1/me", json={"full_name": "Ann B", "email": "ann@example.com"})
     assert r.status_code == 200 and r.json()["email"] == "ann@example.com"
     assert_error(
-        await c.post("/api/v1/me/password",
-                     json={"current_password": "nope-nope", "new_password": "newpassword1"}),
-        401, "auth.invalid_credentials",
+        await c.post(
+            "/api/v1/me/password",
+            json={"current_password": "nope-nope", "new_password": "newpassword1"},
+        ),
+        401,
+        "auth.invalid_credentials",
     )
-    r = await c.post("/api/v1/me/password",
-                     json={"current_password": "password123", "new_password": "newpassword1"})
+    r = await c.post(
+        "/api/v1/me/password",
+        json={"current_password": "password123", "new_password": "newpassword1"},
+    )
     assert r.status_code == 204, r.text
     assert (await c.get("/api/v1/me")).status_code == 200  # this session stays
     assert_error(await other.get("/api/v1/me"), 401, "auth.expired")  # others are signed out
@@ -180,8 +197,11 @@ async def test_my_numbers(api: Api) -> None:
     me = (await c.get("/api/v1/me")).json()
     r = await c.get("/api/v1/me/numbers")
     assert r.status_code == 200
-    assert r.json() == {"clickphone_number": me["tenant"]["customer_number"],
-                        "virtual_numbers": [], "extension": None}
+    assert r.json() == {
+        "clickphone_number": me["tenant"]["customer_number"],
+        "virtual_numbers": [],
+        "extension": None,
+    }
 
 
 async def test_health(api: Api) -> None:

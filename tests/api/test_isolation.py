@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from conftest import Api, assert_error
 
 from clickphone.db import Database
 from clickphone.db.models import SipRegistration
+from conftest import Api, assert_error
 
 # A valid body per (method, path) so validation passes and the authorization check decides.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -36,16 +36,22 @@ async def _tenant_a(api: Api, database: Database) -> tuple[httpx.AsyncClient, di
     emp = (
         await a.post(
             "/api/v1/employees",
-            json={"full_name": "Al Pha", "email": "al@example.com", "password": "password123",
-                  "department_id": ids["department_id"], "create_device": True},
+            json={
+                "full_name": "Al Pha",
+                "email": "al@example.com",
+                "password": "password123",
+                "department_id": ids["department_id"],
+                "create_device": True,
+            },
         )
     ).json()
     ids["employee_id"] = emp["id"]
     ids["device_id"] = emp["device"]["id"]
     ids["contact_id"] = (
-        await a.post("/api/v1/contacts",
-                     json={"name": "Client", "numbers": [{"number": "+14155550100"}],
-                           "shared": True})
+        await a.post(
+            "/api/v1/contacts",
+            json={"name": "Client", "numbers": [{"number": "+14155550100"}], "shared": True},
+        )
     ).json()["id"]
     ids["token_id"] = (await a.post("/api/v1/tokens", json={"name": "t"})).json()["id"]
     # An operator assigns a number to tenant A (directly through the service layer).
@@ -54,12 +60,20 @@ async def _tenant_a(api: Api, database: Database) -> tuple[httpx.AsyncClient, di
     async with database.session() as s:
         row = await NumberService().add_unchecked(s, "+14155550199", tenant_id=ids["tenant_id"])
         ids["number_id"] = row.id
-        s.add(SipRegistration(
-            device_id=ids["device_id"], tenant_id=ids["tenant_id"],
-            contact_uri="sip:al@192.0.2.1:5060", received_host="192.0.2.1", received_port=5060,
-            transport="udp", user_agent="Linphone", call_id="c1", cseq=1,
-            expires_at=datetime.now(UTC) + timedelta(hours=1),
-        ))
+        s.add(
+            SipRegistration(
+                device_id=ids["device_id"],
+                tenant_id=ids["tenant_id"],
+                contact_uri="sip:al@192.0.2.1:5060",
+                received_host="192.0.2.1",
+                received_port=5060,
+                transport="udp",
+                user_agent="Linphone",
+                call_id="c1",
+                cseq=1,
+                expires_at=datetime.now(UTC) + timedelta(hours=1),
+            )
+        )
         await s.commit()
     return a, ids
 
@@ -91,9 +105,16 @@ async def test_other_tenant_cannot_read_or_change_anything(
         assert r.json()["error_id"] in {"not_found", "permission.denied"}
 
     # Lists show B nothing of A's.
-    for path in ("/api/v1/departments", "/api/v1/employees", "/api/v1/devices",
-                 "/api/v1/contacts", "/api/v1/numbers", "/api/v1/registrations",
-                 "/api/v1/tenants", "/api/v1/tokens"):
+    for path in (
+        "/api/v1/departments",
+        "/api/v1/employees",
+        "/api/v1/devices",
+        "/api/v1/contacts",
+        "/api/v1/numbers",
+        "/api/v1/registrations",
+        "/api/v1/tenants",
+        "/api/v1/tokens",
+    ):
         r = await b.get(path)
         assert r.status_code == 200, (path, r.text)
         body = r.json()
@@ -119,8 +140,10 @@ async def test_other_tenant_cannot_read_or_change_anything(
 async def test_cross_tenant_references_in_bodies_are_refused(api: Api, database: Database) -> None:
     _, ids = await _tenant_a(api, database)
     b = await api.signup_company("Beta", "beta@example.com")
-    r = await b.post("/api/v1/employees", json={"full_name": "X", "email": "x@example.com",
-                                                "department_id": ids["department_id"]})
+    r = await b.post(
+        "/api/v1/employees",
+        json={"full_name": "X", "email": "x@example.com", "department_id": ids["department_id"]},
+    )
     assert_error(r, 422, "validation.failed")
     r = await b.post("/api/v1/departments", json={"name": "X", "tenant_id": ids["tenant_id"]})
     assert_error(r, 403, "permission.denied")
@@ -145,8 +168,11 @@ async def test_employee_cannot_do_admin_work(api: Api, database: Database) -> No
         ("DELETE", f"/api/v1/contacts/{ids['contact_id']}", None),
         ("POST", "/api/v1/numbers", {"e164": "+14155550123"}),
         ("PATCH", f"/api/v1/numbers/{ids['number_id']}", {"label": "x"}),
-        ("POST", "/api/v1/tenants", {"name": "T", "owner_email": "t@example.com",
-                                     "owner_password": "password123"}),
+        (
+            "POST",
+            "/api/v1/tenants",
+            {"name": "T", "owner_email": "t@example.com", "owner_password": "password123"},
+        ),
         ("PATCH", f"/api/v1/tenants/{ids['tenant_id']}", {"name": "X"}),
     ]
     for other in owner_emp:
@@ -158,8 +184,9 @@ async def test_employee_cannot_do_admin_work(api: Api, database: Database) -> No
         assert r.json()["error_id"] == "permission.denied"
     # ... but manages their own profile, devices and personal contacts.
     assert (await emp.patch("/api/v1/me", json={"position": "Sales rep"})).status_code == 200
-    assert (await emp.post(f"/api/v1/employees/{ids['employee_id']}/devices",
-                           json={"label": "desk"})).status_code == 201
+    assert (
+        await emp.post(f"/api/v1/employees/{ids['employee_id']}/devices", json={"label": "desk"})
+    ).status_code == 201
     r = await emp.post("/api/v1/contacts", json={"name": "Mine", "numbers": [{"number": "555"}]})
     assert r.status_code == 201 and r.json()["shared"] is False
     # Personal contacts are private, even from the owner.
