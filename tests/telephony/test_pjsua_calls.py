@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from _peers import require
+from clickphone.calls.b2bua import CallSettings
 from clickphone.rtp.tone import tone_power
 from interop.pjua import PjPhone, pjsua2_available
 from telephony.pbx import Pbx, start_pbx, stop_pbx
@@ -213,3 +214,55 @@ async def test_hold_resume_and_update(pbx: Pbx, tmp_path: Path) -> None:
     finally:
         await asyncio.to_thread(caller.close)
         await asyncio.to_thread(callee.close)
+
+
+async def _answered_call(pbx: Pbx, tmp_path: Path) -> tuple[PjPhone, PjPhone]:
+    caller = await phone(pbx, tmp_path, "101")
+    callee = await phone(pbx, tmp_path, "102", auto_answer=200)
+    assert (await registered(caller))["code"] == 200
+    assert (await registered(callee))["code"] == 200
+    caller.send("call", uri=f"sip:102@{pbx.hostport}")
+    await wait(caller, "call_state", lambda e: e["state"] == "CONFIRMED")
+    return caller, callee
+
+
+async def _wait_ended(pbx: Pbx, timeout: float) -> str:
+    for _ in range(int(timeout * 10)):
+        ended = pbx.events_of("call.ended")
+        if ended:
+            return str(ended[0].payload["reason"])
+        await asyncio.sleep(0.1)
+    raise AssertionError("call did not end")
+
+
+async def test_dead_call_ends_by_rtp_timeout(tmp_path: Path) -> None:
+    require(pjsua2_available(), "pjsua2-python")
+    pbx = await start_pbx(tmp_path, rtp_timeout=2.0)
+    try:
+        caller, callee = await _answered_call(pbx, tmp_path)
+        await asyncio.sleep(0.5)
+        for p in (caller, callee):  # both phones vanish without a BYE
+            p.proc.kill()
+            p.proc.wait(timeout=5)
+            await asyncio.to_thread(p.close)
+        assert await _wait_ended(pbx, 8.0) == "rtp timeout"
+        assert pbx.server.calls is not None and pbx.server.calls.active_calls() == []
+    finally:
+        await stop_pbx(pbx)
+
+
+async def test_maximum_call_duration(tmp_path: Path) -> None:
+    require(pjsua2_available(), "pjsua2-python")
+    pbx = await start_pbx(tmp_path, call_settings=CallSettings(max_duration=1.5))
+    try:
+        caller, callee = await _answered_call(pbx, tmp_path)
+        try:
+            gone = await wait(caller, "call_state", lambda e: e["state"] == "DISCONNECTED", 6)
+            assert gone["code"] in (200, 0)
+            await wait(callee, "call_state", lambda e: e["state"] == "DISCONNECTED", 6)
+        finally:
+            await asyncio.to_thread(caller.close)
+            await asyncio.to_thread(callee.close)
+        assert await _wait_ended(pbx, 2.0) == "maximum duration"
+    finally:
+        await stop_pbx(pbx)

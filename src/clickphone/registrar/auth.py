@@ -74,7 +74,9 @@ class SipAuthenticator:
                 return None
             return device.ha1.get(_canonical_algorithm(algorithm))
 
-        result = self.digest.verify(request.method, credentials, lookup, now)
+        result = self.digest.verify(
+            request.method, credentials, lookup, now, request_uri=request.uri
+        )
         if result.ok and device is not None and result.username == username:
             self.limiter.success(peer.host)
             return device
