@@ -40,6 +40,8 @@ class PjPhone:
         record: bool = False,
         auto_answer: int = 0,
         expires: int = 300,
+        prack: bool = False,
+        session_timer: int = 0,
     ) -> None:
         self.name = name
         self.record_path = workdir / f"{name}-heard.wav" if record else None
@@ -63,6 +65,10 @@ class PjPhone:
             args += ["--tone", str(tone)]
         if self.record_path is not None:
             args += ["--record", str(self.record_path)]
+        if prack:
+            args.append("--prack")
+        if session_timer:
+            args += ["--session-timer", str(session_timer)]
         if auto_answer:
             args += ["--auto-answer", str(auto_answer)]
         self.log_path = workdir / f"{name}.log"

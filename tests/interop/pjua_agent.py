@@ -111,6 +111,12 @@ class Agent:
         )
         cred = pj.AuthCredInfo("digest", "*", self.args.user, 0, self.args.password)
         acfg.sipConfig.authCreds.append(cred)
+        if self.args.prack:
+            acfg.callConfig.prackUse = pj.PJSUA_100REL_MANDATORY
+        if self.args.session_timer:
+            acfg.callConfig.timerUse = pj.PJSUA_SIP_TIMER_ALWAYS
+            acfg.callConfig.timerSessExpiresSec = self.args.session_timer
+            acfg.callConfig.timerMinSESec = min(90, self.args.session_timer)
         acfg.natConfig.sdpNatRewriteUse = 0
         acfg.natConfig.contactRewriteUse = 0
         acfg.natConfig.viaRewriteUse = 0
@@ -246,6 +252,8 @@ def main() -> None:
     parser.add_argument("--record", default="")
     parser.add_argument("--auto-answer", type=int, default=0)
     parser.add_argument("--workdir", default=".")
+    parser.add_argument("--prack", action="store_true", help="require 100rel (PRACK)")
+    parser.add_argument("--session-timer", type=int, default=0, help="RFC 4028 interval")
     parser.add_argument("--log-level", type=int, default=1)
     args = parser.parse_args()
 

@@ -266,3 +266,26 @@ async def test_maximum_call_duration(tmp_path: Path) -> None:
         assert await _wait_ended(pbx, 2.0) == "maximum duration"
     finally:
         await stop_pbx(pbx)
+
+
+async def test_prack_both_legs_and_session_timer(pbx: Pbx, tmp_path: Path) -> None:
+    """Caller and callee both require 100rel; the caller asks for a session timer."""
+    caller = await phone(pbx, tmp_path, "101", prack=True, session_timer=90)
+    callee = await phone(pbx, tmp_path, "102", prack=True, auto_answer=180)
+    try:
+        assert (await registered(caller))["code"] == 200
+        assert (await registered(callee))["code"] == 200
+        caller.send("call", uri=f"sip:102@{pbx.hostport}")
+        # A reliable 180 reached the caller (it PRACKs it, else pjsua would tear down)
+        await wait(caller, "call_state", lambda e: e["state"] == "EARLY" and e["code"] == 180)
+        callee.send("answer", code=200)
+        await wait(caller, "call_state", lambda e: e["state"] == "CONFIRMED")
+        assert pbx.server.calls is not None
+        [call] = pbx.server.calls.calls.values()
+        assert call.session_expires == 90
+        assert call.winner is not None and call.winner.acked_rseq  # we PRACKed the callee
+        caller.send("hangup")
+        await wait(callee, "call_state", lambda e: e["state"] == "DISCONNECTED")
+    finally:
+        await asyncio.to_thread(caller.close)
+        await asyncio.to_thread(callee.close)

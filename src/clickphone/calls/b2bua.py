@@ -376,7 +376,7 @@ class CallManager:
             ("CSeq", "1 INVITE"),
             ("Contact", f"<{self._contact(peer)}>"),
             ("Allow", ALLOW),
-            ("Supported", "timer, replaces"),
+            ("Supported", "100rel, timer, replaces"),
             ("User-Agent", self.settings.user_agent),
             ("Content-Type", "application/sdp"),
         ]
