@@ -190,6 +190,7 @@ def build_runtime(
     services: Sequence[Service] = (),
     sip_status_provider: SipStatusProvider | None = None,
     startup: StartupOptions | None = None,
+    telephony: bool = False,
 ) -> Runtime:
     """Everything ``clickphone serve`` runs, ready for uvicorn (``runtime.app``).
 
@@ -200,6 +201,15 @@ def build_runtime(
     database = Database(settings.effective_database_url)
     bus = EventBus()
     dispatcher = OutboxDispatcher(database, bus)
+    services = list(services)
+    extra: dict[str, Any] = {}
+    if telephony:
+        from clickphone.telephony import TelephonyService
+
+        phone = TelephonyService(settings, database, bus)
+        services.append(phone)
+        sip_status_provider = sip_status_provider or phone.status
+        extra["telephony"] = phone
     app = create_app(
         settings,
         database=database,
@@ -209,6 +219,7 @@ def build_runtime(
         dispatcher=dispatcher,
         startup=startup or StartupOptions(),
     )
+    app.state.services.extra.update(extra)
     return Runtime(settings, database, bus, dispatcher, app, list(services))
 
 

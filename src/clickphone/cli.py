@@ -231,7 +231,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = settings_from(args, **extra)
     settings.check_production()
     configure_logging(settings.log_level, json=settings.log_json)
-    runtime = build_runtime(settings)
+    runtime = build_runtime(settings, telephony=settings.sip_enabled)
     config = uvicorn.Config(
         runtime.app,
         host=settings.http_host,

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     media_ip: str | None = None
     media_port_min: int = 20000
     media_port_max: int = 30000
+    media_mode: Literal["worker", "inprocess"] = "worker"
+    sip_enabled: bool = True
+    rtp_timeout: float = 60.0
+    ring_timeout: float = 60.0
+    max_call_duration: float = 4 * 3600.0
 
     secret_key: str = ""
     admin_email: str = "admin@clickphone.local"

@@ -88,6 +88,10 @@ class SipServer:
             self.directory, self.digest, self.limiter, on_blocked=self._on_auth_blocked
         )
         self.registrar = Registrar(self.authenticator, self.directory, self.store, bus=bus)
+        if bus is not None:
+            # Credentials or extensions changed through the API: forget cached lookups.
+            for pattern in ("device.*", "employee.*"):
+                bus.subscribe(pattern, self._on_directory_change)
         self.calls: CallManager | None = None
         self.address: tuple[str, int] | None = None
         self.started_at: float | None = None
@@ -177,6 +181,9 @@ class SipServer:
             response = make_response(event.request, 500)
         if not event.tx.terminated:
             self.endpoint.send_response(event.tx, response)
+
+    async def _on_directory_change(self, _event: BusEvent) -> None:
+        self.directory.invalidate()
 
     def _on_auth_blocked(self, source: str, username: str) -> None:
         log.warning("x SIP auth failures: blocking %s (last username %r)", source, username)

@@ -9,9 +9,14 @@ import subprocess
 import sys
 import threading
 import time
+import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from clickphone.rtp.tone import tone_power
 
 AGENT = Path(__file__).with_name("pjua_agent.py")
 
@@ -144,3 +149,13 @@ class PjPhone:
             if pipe is not None:
                 pipe.close()
         self._log.close()
+
+
+def heard_power(path: Path, freq: float) -> float:
+    """Goertzel power of ``freq`` in a recorded WAV, skipping the first 0.3 s."""
+    with wave.open(str(path), "rb") as w:
+        frames = w.readframes(w.getnframes())
+        rate = w.getframerate()
+    samples = np.frombuffer(frames, dtype="<i2").astype(np.float64)
+    samples = samples[int(0.3 * rate) :]  # skip the first packets (jitter buffer warm-up)
+    return tone_power(samples, freq, rate)

@@ -7,11 +7,12 @@ def api_router() -> APIRouter:
     """Every /api/v1 route, assembled from the feature routers."""
     from clickphone.accounts.api import router as accounts
     from clickphone.api.health import router as health
+    from clickphone.calls.api import router as calls
     from clickphone.directory.api import router as directory
     from clickphone.numbers.api import router as numbers
 
     router = APIRouter(prefix="/api/v1")
-    for r in (health, accounts, directory, numbers):
+    for r in (health, accounts, directory, numbers, calls):
         router.include_router(r)
     return router
 

@@ -87,7 +87,9 @@ class DeviceDirectory:
             )
         if len(self._cache) >= self.max_entries:
             self._cache.clear()
-        self._cache[username] = (now + self.ttl, info)
+        # Unknown names are remembered briefly only, so a device created a moment ago (e.g. by
+        # the CLI in another process) can register within seconds.
+        self._cache[username] = (now + (self.ttl if info is not None else min(self.ttl, 5.0)), info)
         return info
 
     async def usernames_for_extension(self, tenant_id: int, extension: str) -> list[str] | None:

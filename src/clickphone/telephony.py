@@ -1,0 +1,111 @@
+"""Telephony as a service of `clickphone serve`: the media plane plus the SIP server.
+
+By default the media relay runs in its own uvloop worker process (so relaying RTP never
+competes with signaling and the API for one event loop); ``CLICKPHONE_MEDIA_MODE=inprocess``
+runs it in the server's loop instead (small installs, debugging).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from clickphone.bus.bus import EventBus
+from clickphone.calls.b2bua import CallSettings
+from clickphone.config import Settings
+from clickphone.db.session import Database
+from clickphone.media.client import WorkerMediaController
+from clickphone.media.control import MediaController
+from clickphone.media.relay import LocalMediaController, RelayConfig
+from clickphone.media.worker import WorkerProcess, start_worker
+from clickphone.sipserver import SipServer, SipServerConfig, detect_host
+
+log = logging.getLogger("clickphone.telephony")
+
+
+class TelephonyService:
+    """Starts the media plane, then the SIP server; stops them in reverse order."""
+
+    def __init__(self, settings: Settings, database: Database, bus: EventBus) -> None:
+        self.settings = settings
+        self.database = database
+        self.bus = bus
+        self.media: MediaController | None = None
+        self.worker: WorkerProcess | None = None
+        self.sip: SipServer | None = None
+        self.error: str | None = None
+
+    def _media_ip(self) -> str:
+        s = self.settings
+        return s.media_ip or s.public_ip or detect_host(s.sip_host)
+
+    async def _start_media(self) -> MediaController:
+        s = self.settings
+        bind_ip = "127.0.0.1" if s.sip_host in ("127.0.0.1", "localhost") else "0.0.0.0"
+        if s.media_mode == "inprocess":
+            local = LocalMediaController(
+                RelayConfig(
+                    bind_ip=bind_ip,
+                    port_min=s.media_port_min,
+                    port_max=s.media_port_max,
+                    rtp_timeout=s.rtp_timeout,
+                )
+            )
+            await local.__aenter__()
+            return local
+        self.worker = await start_worker(
+            "--bind-ip",
+            bind_ip,
+            "--ports",
+            f"{s.media_port_min}-{s.media_port_max}",
+            "--rtp-timeout",
+            str(s.rtp_timeout),
+        )
+        return await WorkerMediaController.connect(self.worker.host, self.worker.port)
+
+    async def start(self) -> None:
+        s = self.settings
+        self.media = await self._start_media()
+        secret = hashlib.sha256(b"sip-digest-nonce:" + s.ensure_secret_key().encode()).digest()
+        self.sip = SipServer(
+            SipServerConfig(
+                host=s.sip_host,
+                port=s.sip_port,
+                tcp="tcp" in [t.lower() for t in s.sip_transports],
+                realm=s.sip_realm,
+                secret=secret,
+                advertised_host=s.public_ip,
+                media_ip=self._media_ip(),
+                calls=CallSettings(ring_timeout=s.ring_timeout, max_duration=s.max_call_duration),
+            ),
+            self.database,
+            self.media,
+            bus=self.bus,
+        )
+        try:
+            host, port = await self.sip.start()
+        except OSError as exc:
+            self.error = f"cannot listen for SIP on {s.sip_host}:{s.sip_port}: {exc.strerror}"
+            await self._stop_media()
+            raise RuntimeError(self.error) from exc
+        print(f"SIP (udp+tcp) on {host}:{port}; media relay: {s.media_mode}", flush=True)
+
+    async def _stop_media(self) -> None:
+        if self.media is not None:
+            await self.media.close()
+            self.media = None
+        if self.worker is not None:
+            await self.worker.stop()
+            self.worker = None
+
+    async def stop(self) -> None:
+        if self.sip is not None:
+            await self.sip.stop()
+            self.sip = None
+        await self._stop_media()
+
+    def status(self) -> dict[str, Any]:
+        if self.sip is None:
+            return {"ok": False, "listening": False, "error": self.error}
+        return {"ok": True, **self.sip.status(), "media": self.settings.media_mode}
