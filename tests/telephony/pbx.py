@@ -96,12 +96,16 @@ async def start_pbx(
     call_settings: CallSettings | None = None,
     rtp_timeout: float = 60.0,
     database: Database | None = None,
+    provision_exts: bool = True,
 ) -> Pbx:
+    """Start a SIP server; on a new SQLite file unless ``database`` (already migrated) is
+    given. ``provision_exts=False`` reuses what the database holds (a restart)."""
     exts = exts if exts is not None else DEFAULT_EXTS
     if database is None:
         database = Database(f"sqlite+aiosqlite:///{tmp_path / 'pbx.db'}")
         async with database.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
+    if provision_exts:
         async with database.transaction() as session:
             await provision(session, exts)
     bus = EventBus()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from clickphone.db.session import Database
 from clickphone.registrar.bindings import BindingTable, RegisterError
 from clickphone.registrar.limits import AuthFailureLimiter
 from clickphone.sip.message import SipRequest
@@ -137,17 +138,18 @@ async def test_repeated_failures_block_the_source(pbx: Pbx) -> None:
     assert len(blocked) == 1 and blocked[0].payload["source"] == "127.0.0.1"
 
 
-async def test_registrations_survive_a_restart(tmp_path: Path) -> None:
-    first = await start_pbx(tmp_path)
+async def test_registrations_survive_a_restart(tmp_path: Path, database: Database) -> None:
+    """On SQLite and PostgreSQL (the ``database`` fixture runs both)."""
+    first = await start_pbx(tmp_path, database=database)
     e = first.exts["101"]
     async with UdpSipClient((first.host, first.port)) as client:
         assert (await client.register_with_auth(e.username, e.password)).status == 200
         contact_port = client.port
     await stop_pbx(first, dispose=False)  # stop flushes the write-behind store
-    second = await start_pbx(tmp_path, database=first.database)
+    second = await start_pbx(tmp_path, database=database, provision_exts=False)
     try:
         [binding] = second.server.registrar.lookup("alice101")
         assert binding.contact == f"sip:alice101@127.0.0.1:{contact_port}"
         assert binding.user_agent == "raw-test-client"
     finally:
-        await stop_pbx(second)
+        await stop_pbx(second, dispose=False)
