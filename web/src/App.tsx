@@ -1,0 +1,85 @@
+import { useEffect, useMemo } from "react";
+import { MantineProvider, createTheme } from "@mantine/core";
+import { Notifications } from "@mantine/notifications";
+import { ModalsProvider } from "@mantine/modals";
+import { QueryClientProvider, useQueryClient } from "@tanstack/react-query";
+import { createBrowserRouter, Navigate, RouterProvider, useNavigate, Outlet } from "react-router";
+import { I18nProvider, useI18n } from "./lib/i18n";
+import { makeQueryClient } from "./lib/queryClient";
+import { onUnauthorized } from "./api/client";
+import { Layout } from "./components/Layout";
+import { SignInPage } from "./pages/SignIn";
+import { SignUpPage } from "./pages/SignUp";
+import { StatusPage } from "./pages/Status";
+import { EmployeesPage } from "./pages/Employees";
+import { DepartmentsPage } from "./pages/Departments";
+import { ContactsPage } from "./pages/Contacts";
+import { ProfilePage } from "./pages/Profile";
+import { NotFound } from "./components/States";
+
+const theme = createTheme({ primaryColor: "blue", defaultRadius: "md" });
+
+/** Any 401 from the API (expired session) sends the user to the sign-in page. */
+function SessionWatch() {
+  const navigate = useNavigate();
+  const qc = useQueryClient();
+  useEffect(
+    () =>
+      onUnauthorized(() => {
+        qc.removeQueries({ queryKey: ["me"] });
+        navigate("/signin", { replace: true });
+      }),
+    [navigate, qc],
+  );
+  return <Outlet />;
+}
+
+function ModalsWithLabels({ children }: { children: React.ReactNode }) {
+  const { t } = useI18n();
+  return (
+    <ModalsProvider labels={{ confirm: t("common.yes"), cancel: t("common.cancel") }}>
+      {children}
+    </ModalsProvider>
+  );
+}
+
+export function App() {
+  const queryClient = useMemo(makeQueryClient, []);
+  const router = useMemo(
+    () =>
+      createBrowserRouter([
+        {
+          element: <SessionWatch />,
+          children: [
+            { path: "/signin", element: <SignInPage /> },
+            { path: "/signup", element: <SignUpPage /> },
+            {
+              element: <Layout />,
+              children: [
+                { index: true, element: <Navigate to="/status" replace /> },
+                { path: "/status", element: <StatusPage /> },
+                { path: "/employees", element: <EmployeesPage /> },
+                { path: "/departments", element: <DepartmentsPage /> },
+                { path: "/contacts", element: <ContactsPage /> },
+                { path: "/profile", element: <ProfilePage /> },
+                { path: "*", element: <NotFound /> },
+              ],
+            },
+          ],
+        },
+      ]),
+    [],
+  );
+  return (
+    <MantineProvider theme={theme} defaultColorScheme="light">
+      <QueryClientProvider client={queryClient}>
+        <I18nProvider>
+          <ModalsWithLabels>
+            <Notifications position="top-right" />
+            <RouterProvider router={router} />
+          </ModalsWithLabels>
+        </I18nProvider>
+      </QueryClientProvider>
+    </MantineProvider>
+  );
+}

@@ -1,0 +1,209 @@
+import {
+  ActionIcon,
+  AppShell,
+  Avatar,
+  Badge,
+  Burger,
+  Button,
+  Group,
+  NavLink,
+  SegmentedControl,
+  Stack,
+  Text,
+  Tooltip,
+  UnstyledButton,
+} from "@mantine/core";
+import { useDisclosure } from "@mantine/hooks";
+import { notifications } from "@mantine/notifications";
+import {
+  IconAddressBook,
+  IconActivity,
+  IconLogout,
+  IconMessage,
+  IconSitemap,
+  IconUser,
+  IconUsers,
+} from "@tabler/icons-react";
+import { useQueryClient } from "@tanstack/react-query";
+import { Navigate, NavLink as RouterLink, Outlet, useLocation, useNavigate } from "react-router";
+import { api, call } from "../api/client";
+import { ApiError } from "../lib/errors";
+import { useI18n, type Key, type Lang } from "../lib/i18n";
+import { useMe } from "../lib/session";
+import { ErrorState, LoadingState } from "./States";
+
+interface NavItem {
+  to: string;
+  label: Key;
+  icon: typeof IconUser;
+  company?: boolean;
+}
+const NAV: NavItem[] = [
+  { to: "/status", label: "nav.status", icon: IconActivity },
+  { to: "/employees", label: "nav.employees", icon: IconUsers, company: true },
+  { to: "/departments", label: "nav.departments", icon: IconSitemap, company: true },
+  { to: "/contacts", label: "nav.contacts", icon: IconAddressBook },
+  { to: "/profile", label: "nav.profile", icon: IconUser },
+];
+
+export function LanguageSwitch({ size = "xs" }: { size?: string }) {
+  const { lang, setLang, t } = useI18n();
+  return (
+    <SegmentedControl
+      size={size}
+      aria-label={t("lang.label")}
+      data-testid="lang-switch"
+      value={lang}
+      onChange={(v) => setLang(v as Lang)}
+      data={[
+        { value: "ru", label: "RU" },
+        { value: "en", label: "EN" },
+      ]}
+    />
+  );
+}
+
+function initials(name: string): string {
+  return (
+    name
+      .split(/\s+/)
+      .filter(Boolean)
+      .slice(0, 2)
+      .map((p) => p[0]!.toUpperCase())
+      .join("") || "?"
+  );
+}
+
+export function Layout() {
+  const [opened, { toggle, close }] = useDisclosure();
+  const { t } = useI18n();
+  const me = useMe();
+  const location = useLocation();
+  const navigate = useNavigate();
+  const qc = useQueryClient();
+
+  if (me.isPending) return <LoadingState />;
+  if (me.error) {
+    if (me.error instanceof ApiError && me.error.status === 401) {
+      return <Navigate to="/signin" replace state={{ from: location.pathname }} />;
+    }
+    return <ErrorState error={me.error} onRetry={() => me.refetch()} />;
+  }
+  const { user, tenant } = me.data;
+  const isCompany = tenant?.kind !== "individual";
+  const displayName = user.full_name || user.nickname || user.email;
+
+  const signOut = async () => {
+    try {
+      await call(api.POST("/api/v1/auth/signout"));
+    } finally {
+      qc.clear();
+      navigate("/signin", { replace: true });
+    }
+  };
+
+  return (
+    <AppShell
+      header={{ height: 60 }}
+      navbar={{ width: 230, breakpoint: "sm", collapsed: { mobile: !opened } }}
+      padding="md"
+    >
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between" wrap="nowrap" gap="xs">
+          <Group gap="sm" wrap="nowrap">
+            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="menu" />
+            <Text fw={800} size="lg" c="blue" visibleFrom="xs">
+              ClickPhone
+            </Text>
+            {tenant && (
+              <Tooltip label={tenant.name}>
+                <Badge variant="light" size="lg" data-testid="customer-number">
+                  <Text span size="xs" visibleFrom="md" inherit>
+                    {t("header.customer")}{" "}
+                  </Text>
+                  {tenant.customer_number}
+                </Badge>
+              </Tooltip>
+            )}
+          </Group>
+          <Group gap="xs" wrap="nowrap">
+            <Tooltip label={t("header.messagesSoon")}>
+              <ActionIcon
+                variant="subtle"
+                size="lg"
+                aria-label={t("header.messages")}
+                data-testid="messages-button"
+                onClick={() =>
+                  notifications.show({ message: t("header.messagesSoon"), color: "gray" })
+                }
+              >
+                <IconMessage size={20} />
+              </ActionIcon>
+            </Tooltip>
+            <Group gap={6} wrap="nowrap" visibleFrom="xs">
+              <LanguageSwitch />
+            </Group>
+            <UnstyledButton onClick={() => navigate("/profile")} data-testid="header-user">
+              <Group gap={8} wrap="nowrap">
+                <Avatar
+                  radius="xl"
+                  size={34}
+                  color="blue"
+                  src={user.has_avatar ? "/api/v1/me/avatar" : undefined}
+                >
+                  {initials(displayName)}
+                </Avatar>
+                <Stack gap={0} visibleFrom="sm" maw={200}>
+                  <Text size="sm" fw={600} truncate>
+                    {displayName}
+                  </Text>
+                  {user.position && (
+                    <Text size="xs" c="dimmed" truncate>
+                      {user.position}
+                    </Text>
+                  )}
+                </Stack>
+              </Group>
+            </UnstyledButton>
+            <Tooltip label={t("header.signout")}>
+              <ActionIcon
+                variant="subtle"
+                color="gray"
+                size="lg"
+                aria-label={t("header.signout")}
+                onClick={signOut}
+                data-testid="signout"
+              >
+                <IconLogout size={20} />
+              </ActionIcon>
+            </Tooltip>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="sm">
+        <Stack gap={4} style={{ flex: 1 }}>
+          {NAV.filter((n) => !n.company || isCompany).map((n) => (
+            <NavLink
+              key={n.to}
+              component={RouterLink}
+              to={n.to}
+              label={t(n.label)}
+              leftSection={<n.icon size={18} />}
+              active={location.pathname.startsWith(n.to)}
+              onClick={close}
+            />
+          ))}
+        </Stack>
+        <Stack gap="xs" hiddenFrom="xs" mt="md">
+          <LanguageSwitch />
+          <Button variant="subtle" color="gray" leftSection={<IconLogout size={16} />} onClick={signOut}>
+            {t("header.signout")}
+          </Button>
+        </Stack>
+      </AppShell.Navbar>
+      <AppShell.Main>
+        <Outlet />
+      </AppShell.Main>
+    </AppShell>
+  );
+}
