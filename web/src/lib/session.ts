@@ -11,5 +11,5 @@ export function useMe() {
 
 export function isAdmin(me: Me | undefined): boolean {
   const role = me?.user.role ?? "";
-  return role === "owner" || role === "tenant_admin" || role.startsWith("operator");
+  return role === "tenant_owner" || role === "tenant_admin" || role === "operator_admin";
 }
