@@ -170,7 +170,7 @@ function MyNumbers() {
     refetchInterval: 5000,
   });
   return (
-    <Card withBorder radius="md">
+    <Card withBorder radius="md" style={{ alignSelf: "start" }}>
       <Title order={4} mb="sm">
         {t("profile.numbers")}
       </Title>

@@ -47,7 +47,7 @@ function Figure({
             {value}
           </Text>
         </Stack>
-        <ThemeIcon size={42} radius="md" variant="light" color={color}>
+        <ThemeIcon size={42} radius="md" variant="light" color={color} visibleFrom="sm">
           {icon}
         </ThemeIcon>
       </Group>
@@ -75,6 +75,11 @@ export function StatusPage() {
 
   const online = devices.data.filter((d) => d.online);
   const byEmployee = new Map((employees.data ?? []).map((e) => [e.id, e]));
+  const byExtension = new Map(
+    (employees.data ?? [])
+      .filter((e) => e.extension)
+      .map((e) => [e.extension as string, `${e.full_name} (${e.extension})`]),
+  );
   const activeEmployees = new Set(online.map((d) => d.employee_id).filter((x) => x != null));
   const sipOk = health.data?.sip?.ok === true;
   const now = Date.now();
@@ -100,7 +105,7 @@ export function StatusPage() {
           {t("status.updated", { time: formatTime(new Date(devices.dataUpdatedAt)) })}
         </Badge>
       </Group>
-      <SimpleGrid cols={{ base: 1, xs: 2, md: 4 }}>
+      <SimpleGrid cols={{ base: 2, md: 4 }} spacing="sm">
         <Figure
           label={t("status.activeCalls")}
           value={calls.data.total}
@@ -162,10 +167,12 @@ export function StatusPage() {
                     <Table.Td>
                       {c.caller_name ? `${c.caller_name} (${c.caller})` : c.caller}
                     </Table.Td>
-                    <Table.Td>{c.callee}</Table.Td>
+                    <Table.Td>{byExtension.get(c.callee) ?? c.callee}</Table.Td>
                     <Table.Td>
                       <Badge color={c.answered_at ? "green" : "yellow"} variant="light">
-                        {c.state}
+                        {c.state === "ringing" || c.state === "answered"
+                          ? t(`status.call.${c.state}`)
+                          : t("status.call.other")}
                       </Badge>
                     </Table.Td>
                     <Table.Td>
