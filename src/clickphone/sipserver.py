@@ -10,6 +10,7 @@ ACK and in-dialog requests go to the call manager; out-of-dialog OPTIONS is answ
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 import socket
@@ -20,6 +21,7 @@ from typing import Any
 from clickphone.bus.bus import EventBus
 from clickphone.bus.events import Event as BusEvent
 from clickphone.calls.b2bua import ALLOW, CallManager, CallSettings
+from clickphone.calls.records import CallRecorder
 from clickphone.db.session import Database
 from clickphone.media.control import MediaController
 from clickphone.registrar.auth import SipAuthenticator
@@ -83,11 +85,17 @@ class SipServer:
             window=config.auth_window,
             block_for=config.auth_block_for,
         )
-        self.digest = DigestServer(config.realm, config.secret or secrets.token_bytes(32))
+        secret = config.secret or secrets.token_bytes(32)
+        self.digest = DigestServer(config.realm, secret)
         self.authenticator = SipAuthenticator(
-            self.directory, self.digest, self.limiter, on_blocked=self._on_auth_blocked
+            self.directory,
+            self.digest,
+            self.limiter,
+            on_blocked=self._on_auth_blocked,
+            decoy_key=hashlib.sha256(b"decoy:" + secret).digest(),
         )
         self.registrar = Registrar(self.authenticator, self.directory, self.store, bus=bus)
+        self.recorder = CallRecorder(database)
         if bus is not None:
             # Credentials or extensions changed through the API: forget cached lookups.
             for pattern in ("device.*", "employee.*"):
@@ -112,7 +120,10 @@ class SipServer:
             media_ip=cfg.media_ip or advertised,
             bus=self.bus,
             settings=cfg.calls,
+            recorder=self.recorder,
         )
+        await self.recorder.recover(time.time())
+        self.recorder.start()
         self.calls.start()
         await self.registrar.start()
         self._sweeper = asyncio.create_task(self._sweep())
@@ -127,6 +138,7 @@ class SipServer:
             await self.calls.stop()
         for task in list(self._tasks):
             task.cancel()
+        await self.recorder.stop()
         await self.registrar.stop()
         await self.endpoint.close()
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from clickphone.db import Database
-from clickphone.db.models import SipRegistration
+from clickphone.db.models import CallRecord, SipRegistration
 from conftest import Api, assert_error
 
 # A valid body per (method, path) so validation passes and the authorization check decides.
@@ -74,7 +74,21 @@ async def _tenant_a(api: Api, database: Database) -> tuple[httpx.AsyncClient, di
                 expires_at=datetime.now(UTC) + timedelta(hours=1),
             )
         )
+        s.add(
+            CallRecord(
+                id="a" * 32,
+                tenant_id=ids["tenant_id"],
+                sip_call_id="call-1",
+                direction="internal",
+                caller="101",
+                callee="102",
+                callee_employee_id=ids["employee_id"],
+                started_at=datetime.now(UTC),
+                outcome="answered",
+            )
+        )
         await s.commit()
+    ids["record_id"] = "a" * 32  # type: ignore[assignment]
     return a, ids
 
 

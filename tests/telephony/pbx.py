@@ -6,12 +6,13 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clickphone.bus.bus import EventBus
 from clickphone.bus.events import Event
 from clickphone.calls.b2bua import CallSettings
-from clickphone.db.models import Base, Employee, SipDevice, Tenant, User
+from clickphone.db.models import Base, CallRecord, Employee, SipDevice, Tenant, User
 from clickphone.db.session import Database
 from clickphone.directory.sipcred import all_ha1
 from clickphone.media.relay import LocalMediaController, RelayConfig
@@ -46,6 +47,12 @@ class Pbx:
 
     def events_of(self, type_: str) -> list[Event]:
         return [e for e in self.events if e.type == type_]
+
+    async def records(self) -> list[CallRecord]:
+        """Call records in the database, oldest first."""
+        async with self.database.session() as session:
+            rows = await session.execute(select(CallRecord).order_by(CallRecord.started_at))
+            return list(rows.scalars())
 
 
 DEFAULT_EXTS = [

@@ -151,15 +151,18 @@ async def test_cancel_while_ringing(pbx: Pbx, tmp_path: Path) -> None:
         await asyncio.to_thread(caller.close)
         await asyncio.to_thread(callee.close)
     assert [e.payload["reason"] for e in pbx.events_of("call.ended")] == ["cancelled"]
+    [record] = await pbx.records()
+    assert record.outcome == "cancelled" and record.talk_seconds == 0.0
+    assert "ringing" in [s["step"] for s in record.trace]
 
 
 @pytest.mark.parametrize(
-    ("dial", "answer", "expected"),
-    [("102", 486, 486), ("999", 0, 404), ("104", 0, 480)],
+    ("dial", "answer", "expected", "outcome"),
+    [("102", 486, 486, "busy"), ("999", 0, 404, None), ("104", 0, 480, "missed")],
     ids=["busy", "unknown-number", "not-registered"],
 )
 async def test_call_failures(
-    pbx: Pbx, tmp_path: Path, dial: str, answer: int, expected: int
+    pbx: Pbx, tmp_path: Path, dial: str, answer: int, expected: int, outcome: str | None
 ) -> None:
     caller = await phone(pbx, tmp_path, "101")
     callee = await phone(pbx, tmp_path, "102", auto_answer=answer) if answer else None
@@ -175,6 +178,8 @@ async def test_call_failures(
         if callee is not None:
             await asyncio.to_thread(callee.close)
     assert pbx.server.calls is not None and pbx.server.calls.active_calls() == []
+    # An unknown number is no call to log; the others are logged with their outcome.
+    assert [r.outcome for r in await pbx.records()] == ([outcome] if outcome else [])
 
 
 async def test_hold_resume_and_update(pbx: Pbx, tmp_path: Path) -> None:

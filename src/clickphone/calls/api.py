@@ -1,14 +1,20 @@
-"""/api/v1 routes for live calls."""
+"""/api/v1 routes for live calls and the call log."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import or_, select
 
-from clickphone.api.deps import CurrentActor, ServicesDep
-from clickphone.api.schemas import ERROR_RESPONSES
+from clickphone.accounts.errors import NotFound
+from clickphone.accounts.scope import scoped
+from clickphone.api.deps import CurrentActor, ListQueryDep, ServicesDep, SessionDep
+from clickphone.api.schemas import ERROR_RESPONSES, PageOut
+from clickphone.db.listing import paginate
+from clickphone.db.models import CallRecord, Employee
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["calls"])
 
@@ -42,3 +48,105 @@ async def active_calls(actor: CurrentActor, services: ServicesDep) -> ActiveCall
         return ActiveCallsOut(items=[], total=0)
     items = [ActiveCallOut.model_validate(c) for c in calls.active_calls(tenant)]
     return ActiveCallsOut(items=items, total=len(items))
+
+
+class CallRecordOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    tenant_id: int
+    direction: str
+    caller: str
+    caller_name: str
+    caller_employee_id: int | None
+    callee: str
+    callee_employee_id: int | None
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    ring_seconds: float
+    talk_seconds: float
+    outcome: str
+    end_reason: str
+    legs: list[dict[str, Any]]
+    trace: list[dict[str, Any]]
+
+
+Outcome = Literal["answered", "missed", "busy", "failed", "cancelled", "in_progress"]
+
+
+@router.get("/calls")
+async def call_log(
+    actor: CurrentActor,
+    session: SessionDep,
+    lq: ListQueryDep,
+    date_from: Annotated[datetime | None, Query(alias="from")] = None,
+    date_to: Annotated[datetime | None, Query(alias="to")] = None,
+    outcome: Annotated[list[Outcome] | None, Query()] = None,
+    direction: Annotated[Literal["internal", "incoming", "outgoing"] | None, Query()] = None,
+    employee_id: Annotated[int | None, Query()] = None,
+    extension: Annotated[str | None, Query(max_length=16)] = None,
+) -> PageOut[CallRecordOut]:
+    """The call log, newest first by default. ``q`` searches caller/callee number and name.
+
+    Company owners and admins see every call of the company; an employee sees the calls
+    they made or received.
+    """
+    stmt = scoped(select(CallRecord), CallRecord, actor)
+    if not actor.can_manage_tenant:
+        own = select(Employee.id).where(Employee.user_id == actor.user_id)
+        stmt = stmt.where(
+            or_(CallRecord.caller_employee_id.in_(own), CallRecord.callee_employee_id.in_(own))
+        )
+    if date_from is not None:
+        stmt = stmt.where(CallRecord.started_at >= date_from)
+    if date_to is not None:
+        stmt = stmt.where(CallRecord.started_at < date_to)
+    if outcome:
+        stmt = stmt.where(CallRecord.outcome.in_(outcome))
+    if direction is not None:
+        stmt = stmt.where(CallRecord.direction == direction)
+    if employee_id is not None:
+        stmt = stmt.where(
+            or_(
+                CallRecord.caller_employee_id == employee_id,
+                CallRecord.callee_employee_id == employee_id,
+            )
+        )
+    if extension is not None:
+        stmt = stmt.where(or_(CallRecord.caller == extension, CallRecord.callee == extension))
+    page = await paginate(
+        session,
+        stmt,
+        lq,
+        sortable={
+            "started_at": CallRecord.started_at,
+            "talk_seconds": CallRecord.talk_seconds,
+            "outcome": CallRecord.outcome,
+        },
+        searchable=[CallRecord.caller, CallRecord.callee, CallRecord.caller_name],
+        default_sort="-started_at",
+        tiebreak=CallRecord.id,
+    )
+    return PageOut[CallRecordOut](
+        items=[CallRecordOut.model_validate(r) for r in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/calls/{record_id}")
+async def call_record(record_id: str, actor: CurrentActor, session: SessionDep) -> CallRecordOut:
+    record = await session.get(CallRecord, record_id)
+    if record is not None and not actor.can_manage_tenant:
+        own = (
+            (await session.execute(select(Employee.id).where(Employee.user_id == actor.user_id)))
+            .scalars()
+            .all()
+        )
+        if record.caller_employee_id not in own and record.callee_employee_id not in own:
+            record = None
+    if record is None or (not actor.is_operator and record.tenant_id != actor.tenant_id):
+        raise NotFound(f"call {record_id} not found")
+    return CallRecordOut.model_validate(record)

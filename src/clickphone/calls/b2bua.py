@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -26,6 +25,7 @@ from typing import Any
 
 from clickphone.bus.bus import EventBus
 from clickphone.bus.events import Event as BusEvent
+from clickphone.calls.records import CallRecorder
 from clickphone.media.control import (
     DtmfEvent,
     MediaController,
@@ -77,6 +77,7 @@ class Fork:
 
     invite: SipRequest
     peer: Peer
+    device: str = ""
     tx: ClientTransaction | None = None
     dialog: Dialog | None = None
     status: int = 0
@@ -111,6 +112,13 @@ class Call:
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
     # an in-flight re-INVITE/UPDATE relayed from one leg to the other
     pending: dict[ClientTransaction, tuple[ServerTransaction, str]] = field(default_factory=dict)
+    callee_employee_id: int | None = None
+    trace: list[dict[str, Any]] = field(default_factory=list)
+    recorded: bool = False
+
+    def step(self, what: str, **details: Any) -> None:
+        """Append a step to the call's trace (shown in the call log)."""
+        self.trace.append({"at": round(time.time(), 3), "step": what, **details})
 
     @property
     def a_from_tag(self) -> str:
@@ -147,6 +155,7 @@ class CallManager:
         media_ip: str,
         bus: EventBus | None = None,
         settings: CallSettings | None = None,
+        recorder: CallRecorder | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.auth = authenticator
@@ -157,6 +166,7 @@ class CallManager:
         self.media_ip = media_ip
         self.bus = bus
         self.settings = settings or CallSettings()
+        self.recorder = recorder
         self.calls: dict[str, Call] = {}
         self._by_dialog: dict[tuple[str, str, str], tuple[Call, str]] = {}
         self._by_a_callid: dict[str, Call] = {}
@@ -302,9 +312,10 @@ class CallManager:
             self._respond(tx, req, 404, to_tag=a_tag)
             return
         targets = [(u, b) for u in usernames for b in self.registrar.lookup(u)]
-        if not targets:
-            self._respond(tx, req, 480, to_tag=a_tag)
-            return
+        callee_employee_id = None
+        if usernames:
+            callee_device = await self.directory.get(usernames[0])
+            callee_employee_id = callee_device.employee_id if callee_device else None
         call = Call(
             id=uuid.uuid4().hex,
             a_call_id=req.call_id,
@@ -317,7 +328,17 @@ class CallManager:
             a_tag=a_tag,
             media_ip=self.media_ip,
             session_expires=se,
+            callee_employee_id=callee_employee_id,
         )
+        call.step("dial", number=dialled, caller=caller.extension or caller.username)
+        if not await self._record_start(call):
+            self._respond(tx, req, 500, "Call log unavailable", to_tag=a_tag)
+            return
+        if not targets:
+            call.step("unavailable", registered_devices=0)
+            self._respond(tx, req, 480, to_tag=a_tag)
+            await self._finish(call, "not registered")
+            return
         self.calls[call.id] = call
         self._by_a_callid[call.a_call_id] = call
         log.info(
@@ -338,9 +359,32 @@ class CallManager:
                 await self._finish(call, "media error")
                 return
             await self._publish("call.started", call)
-            for _username, binding in targets:
-                self._send_fork(call, binding.contact, binding.peer, b_sdp)
+            for username, binding in targets:
+                call.step("ring", device=username, contact=binding.contact)
+                self._send_fork(call, binding.contact, binding.peer, b_sdp, username)
             self._arm(call, self.settings.ring_timeout, self._ring_timeout)
+
+    async def _record_start(self, call: Call) -> bool:
+        if self.recorder is None:
+            return True
+        try:
+            await self.recorder.started(
+                record_id=call.id,
+                tenant_id=call.tenant_id,
+                sip_call_id=call.a_call_id,
+                direction="internal",
+                caller=call.caller.extension or call.caller.username,
+                caller_name=call.caller.display_name,
+                caller_employee_id=call.caller.employee_id,
+                callee=call.callee_extension,
+                callee_employee_id=call.callee_employee_id,
+                started_at=call.started_at,
+            )
+        except Exception:
+            log.exception("x %s cannot write the call record", call.a_call_id)
+            return False
+        call.recorded = True
+        return True
 
     def _session_expires(self, req: SipRequest) -> int | SipResponse | None:
         value = req.get("Session-Expires")
@@ -356,7 +400,9 @@ class CallManager:
             )
         return se
 
-    def _send_fork(self, call: Call, contact: str, peer: Peer, sdp: bytes) -> None:
+    def _send_fork(
+        self, call: Call, contact: str, peer: Peer, sdp: bytes, device: str = ""
+    ) -> None:
         caller = call.caller
         host, port = self._local_addr(peer)
         display = caller.display_name or caller.extension or caller.username
@@ -381,7 +427,7 @@ class CallManager:
             ("Content-Type", "application/sdp"),
         ]
         invite = SipRequest("INVITE", contact, headers, sdp)
-        fork = Fork(invite, peer)
+        fork = Fork(invite, peer, device)
         call.forks.append(fork)
         fork.tx = self.endpoint.send_request(invite, peer, partial(self._on_fork_event, call, fork))
 
@@ -455,6 +501,8 @@ class CallManager:
                 body = b""
         if call.a_tx.terminated:
             return
+        if call.state != "ringing":
+            call.step("ringing", device=fork.device, status=resp.status)
         call.state = "ringing"
         headers = [("Contact", f"<{self._contact(call.a_peer)}>"), ("Allow", ALLOW)]
         if "100rel" in {r.strip().lower() for r in call.a_invite.get_all("Require")}:
@@ -533,6 +581,7 @@ class CallManager:
         self._arm(call, self.settings.max_duration, self._max_duration)
         if call.session_expires is not None:
             self._arm_session_timer(call)
+        call.step("answered", device=fork.device)
         log.info("- %s answered", call.a_call_id)
         await self._publish("call.answered", call)
 
@@ -796,8 +845,29 @@ class CallManager:
         except MediaError:
             log.warning("x %s media delete failed", call.a_call_id)
         log.info("- %s ended: %s", call.a_call_id, reason)
+        call.step("end", reason=reason)
+        outcome = call_outcome(call.answered_at is not None, reason)
+        if self.recorder is not None and call.recorded:
+            try:
+                await self.recorder.finished(
+                    call.id,
+                    answered_at=call.answered_at,
+                    ended_at=call.ended_at,
+                    started_at=call.started_at,
+                    outcome=outcome,
+                    end_reason=reason,
+                    legs=[
+                        {"device": f.device, "contact": f.invite.uri, "status": f.status}
+                        for f in call.forks
+                    ],
+                    trace=call.trace,
+                )
+            except Exception:
+                log.exception("x %s cannot complete the call record", call.a_call_id)
         duration = (call.ended_at - call.answered_at) if call.answered_at else 0.0
-        await self._publish("call.ended", call, reason=reason, talk_seconds=round(duration, 3))
+        await self._publish(
+            "call.ended", call, reason=reason, outcome=outcome, talk_seconds=round(duration, 3)
+        )
 
     # -- timers --------------------------------------------------------------------------
     def _arm(self, call: Call, delay: float, fn: Callable[[Call], None]) -> None:
@@ -853,8 +923,17 @@ class CallManager:
                 await self._hangup_both(call, "rtp timeout")
 
 
-def random_token() -> str:
-    return secrets.token_hex(6)
+def call_outcome(answered: bool, reason: str) -> str:
+    """The call-log outcome of a call that ended for ``reason``."""
+    if answered:
+        return "answered"
+    if reason == "busy":
+        return "busy"
+    if reason == "cancelled":
+        return "cancelled"
+    if reason in ("no answer", "declined", "not registered"):
+        return "missed"
+    return "failed"
 
 
 __all__ = ["Call", "CallManager", "CallSettings", "SipPeerError"]

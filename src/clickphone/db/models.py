@@ -328,6 +328,42 @@ class LoginThrottle(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class CallRecord(Base):
+    """One call (CDR) with its legs, written when the call starts and completed when it ends.
+
+    ``outcome`` is ``in_progress`` until the end; a record still in progress when the server
+    starts was cut by a crash and is closed as ``failed`` with ``end_reason`` "interrupted".
+    """
+
+    __tablename__ = "call_records"
+    __table_args__ = (
+        Index("ix_call_records_tenant_started", "tenant_id", "started_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    sip_call_id: Mapped[str] = mapped_column(String(500))
+    direction: Mapped[str] = mapped_column(String(10))  # internal, incoming, outgoing
+    caller: Mapped[str] = mapped_column(String(64))
+    caller_name: Mapped[str] = mapped_column(String(200), default="")
+    caller_employee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("employees.id", ondelete="SET NULL"), index=True
+    )
+    callee: Mapped[str] = mapped_column(String(64))
+    callee_employee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("employees.id", ondelete="SET NULL"), index=True
+    )
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ring_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    talk_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    outcome: Mapped[str] = mapped_column(String(20), default="in_progress", index=True)
+    end_reason: Mapped[str] = mapped_column(String(100), default="")
+    legs: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    trace: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
 __all__ = [
     "DEFAULT_AUTH_ALGORITHMS",
     "NUMBER_STATES",
@@ -335,6 +371,7 @@ __all__ = [
     "TENANT_KINDS",
     "ApiToken",
     "Base",
+    "CallRecord",
     "Contact",
     "ContactNumber",
     "Department",

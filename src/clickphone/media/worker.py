@@ -213,6 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tick", type=float, default=1.0)
     parser.add_argument("--no-uvloop", action="store_true")
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument(
+        "--parent-pid", type=int, default=0, help="exit when this process is gone (kill -9)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr)
     port_min, port_max = _parse_ports(args.ports)
@@ -235,11 +238,37 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.warning("uvloop not installed; using the stock asyncio loop")
         else:
             loop_factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(
-            serve(config, args.control_host, args.control_port, ready=ready, handle_signals=True)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        watchdog = None
+        if args.parent_pid:
+            watchdog = asyncio.create_task(_watch_parent(args.parent_pid, stop))
+        await serve(
+            config,
+            args.control_host,
+            args.control_port,
+            ready=ready,
+            stop=stop,
+            handle_signals=True,
         )
+        if watchdog is not None:
+            watchdog.cancel()
+
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(run())
     return 0
+
+
+async def _watch_parent(pid: int, stop: asyncio.Event) -> None:
+    """Stop when the server that started us died without stopping us (kill -9): an
+    orphaned worker would keep the RTP ports the restarted server needs."""
+    while not stop.is_set():
+        if os.getppid() != pid:
+            log.warning("parent %s is gone; stopping", pid)
+            stop.set()
+            return
+        await asyncio.sleep(0.5)
 
 
 @dataclass
@@ -275,6 +304,8 @@ async def start_worker(*args: str, ready_timeout: float = 15.0) -> WorkerProcess
         sys.executable,
         "-m",
         "clickphone.media.worker",
+        "--parent-pid",
+        str(os.getpid()),
         *args,
         stdout=asyncio.subprocess.PIPE,
     )

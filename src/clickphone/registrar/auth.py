@@ -8,7 +8,10 @@ while; each block is reported once through ``on_blocked``.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import secrets
 from collections.abc import Callable, Sequence
 
 from clickphone.registrar.limits import AuthFailureLimiter
@@ -40,12 +43,34 @@ class SipAuthenticator:
         *,
         on_blocked: Callable[[str, str], None] | None = None,
         default_algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
+        decoy_key: bytes = b"",
     ) -> None:
         self.directory = directory
         self.digest = digest
         self.limiter = limiter
         self.on_blocked = on_blocked
         self.default_algorithms = tuple(default_algorithms)
+        self.decoy_key = decoy_key or secrets.token_bytes(32)
+
+    async def _decoy_algorithms(self, username: str) -> tuple[str, ...]:
+        """Algorithms to challenge an unknown username with.
+
+        Devices differ in the algorithms they are offered (MD5 alone for phones that fail on
+        SHA-256), so a fixed answer for unknown names would tell a scanner which names exist.
+        An unknown name gets one of the lists real devices get, in proportion to how many
+        devices use it, chosen by a keyed hash of the name so it is the same every time.
+        """
+        sets = await self.directory.algorithm_sets()
+        total = sum(count for _, count in sets)
+        if total == 0:
+            return self.default_algorithms
+        digest = hmac.new(self.decoy_key, username.encode(), hashlib.sha256).digest()
+        pick = int.from_bytes(digest[:8], "big") % total
+        for algorithms, count in sets:
+            if pick < count:
+                return algorithms
+            pick -= count
+        return self.default_algorithms
 
     async def authenticate(
         self, request: SipRequest, peer: Peer, now: float, *, to_tag: str | None = None
@@ -62,7 +87,10 @@ class SipAuthenticator:
         username = uri_user(identity.uri) or ""
         header = "Authorization" if is_register else "Proxy-Authorization"
         device = await self.directory.get(username) if username else None
-        algorithms = device.algorithms if device is not None else self.default_algorithms
+        if device is not None:
+            algorithms: Sequence[str] = device.algorithms
+        else:
+            algorithms = await self._decoy_algorithms(username)
         credentials = request.get(header)
         if credentials is None:
             return self._challenge(request, algorithms, now, stale=False, to_tag=to_tag)

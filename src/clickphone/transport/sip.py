@@ -99,7 +99,8 @@ def salvage_error_response(data: bytes, error: SipPeerError) -> bytes | None:
             continue
         name, value = line.split(":", 1)
         cname = canonical_name(name.strip())
-        if cname in _RESPONSE_COPY:
+        if cname == "Via" or (cname in _RESPONSE_COPY and cname not in found):
+            # every Via (the response retraces them); one of each other header
             found.setdefault(cname, []).append(value.strip())
     if any(name not in found for name in _RESPONSE_COPY):
         return None
