@@ -50,6 +50,7 @@ class SipServerConfig:
     auth_window: float = 60.0
     auth_block_for: float = 300.0
     expiry_sweep_interval: float = 30.0
+    nat_keepalive_interval: float = 20.0  # CRLF to UDP phones behind NAT keeps their pinhole
     calls: CallSettings | None = None
 
 
@@ -105,6 +106,7 @@ class SipServer:
         self.started_at: float | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._pinger: asyncio.Task[None] | None = None
 
     async def start(self) -> tuple[str, int]:
         cfg = self.config
@@ -127,13 +129,15 @@ class SipServer:
         self.calls.start()
         await self.registrar.start()
         self._sweeper = asyncio.create_task(self._sweep())
+        self._pinger = asyncio.create_task(self._nat_keepalive())
         self.started_at = time.time()
         log.info("SIP listening on %s:%s (udp%s)", *self.address, "+tcp" if cfg.tcp else "")
         return self.address
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        for task in (self._sweeper, self._pinger):
+            if task is not None:
+                task.cancel()
         if self.calls is not None:
             await self.calls.stop()
         for task in list(self._tasks):
@@ -205,6 +209,17 @@ class SipServer:
                     BusEvent("sip.auth.blocked", {"source": source, "username": username})
                 )
             )
+
+    async def _nat_keepalive(self) -> None:
+        """Send a CRLF keep-alive to every UDP binding behind NAT (its Contact address is
+        not where its packets come from), so the NAT keeps the pinhole open for calls."""
+        while True:
+            await asyncio.sleep(self.config.nat_keepalive_interval)
+            now = time.time()
+            for bindings in list(self.registrar.table.by_user.values()):
+                for b in bindings:
+                    if b.nat and b.peer.transport == "UDP" and b.expires_at > now:
+                        self.endpoint.transports.send(b"\r\n\r\n", b.peer)
 
     async def _sweep(self) -> None:
         while True:

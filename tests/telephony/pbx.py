@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -104,6 +105,7 @@ async def start_pbx(
     rtp_timeout: float = 60.0,
     database: Database | None = None,
     provision_exts: bool = True,
+    **server_options: Any,
 ) -> Pbx:
     """Start a SIP server; on a new SQLite file unless ``database`` (already migrated) is
     given. ``provision_exts=False`` reuses what the database holds (a restart)."""
@@ -131,6 +133,7 @@ async def start_pbx(
             media_ip="127.0.0.1",
             auth_max_failures=auth_max_failures,
             calls=call_settings,
+            **server_options,
         ),
         database,
         media,

@@ -82,9 +82,15 @@ class UdpSipClient:
         return SipRequest("REGISTER", f"sip:{host}", headers)
 
     async def register_with_auth(
-        self, user: str, password: str, *, expires: int = 300, algorithm: str | None = None
+        self,
+        user: str,
+        password: str,
+        *,
+        expires: int = 300,
+        algorithm: str | None = None,
+        contact: str | None = None,
     ) -> SipResponse:
-        self.send_raw(self.register(user, expires=expires).to_bytes())
+        self.send_raw(self.register(user, expires=expires, contact=contact).to_bytes())
         challenge_resp = await self.receive()
         if challenge_resp.status != 401:
             return challenge_resp
@@ -97,5 +103,7 @@ class UdpSipClient:
         auth = build_authorization(
             chosen, "REGISTER", host, user, password, 1, secrets.token_hex(4)
         )
-        self.send_raw(self.register(user, expires=expires, authorization=auth).to_bytes())
+        self.send_raw(
+            self.register(user, expires=expires, contact=contact, authorization=auth).to_bytes()
+        )
         return await self.receive()
