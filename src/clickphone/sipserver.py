@@ -15,6 +15,7 @@ import logging
 import secrets
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from clickphone.bus.bus import EventBus
 from clickphone.bus.events import Event as BusEvent
 from clickphone.calls.b2bua import ALLOW, CallManager, CallSettings
 from clickphone.calls.records import CallRecorder
+from clickphone.calls.routing import CallRouter, CompositeRouter, ExtensionRouter
 from clickphone.db.session import Database
 from clickphone.media.control import MediaController
 from clickphone.registrar.auth import SipAuthenticator
@@ -73,6 +75,7 @@ class SipServer:
         media: MediaController,
         *,
         bus: EventBus | None = None,
+        routers: Sequence[CallRouter] = (),
     ) -> None:
         self.config = config
         self.database = database
@@ -97,6 +100,9 @@ class SipServer:
         )
         self.registrar = Registrar(self.authenticator, self.directory, self.store, bus=bus)
         self.recorder = CallRecorder(database)
+        self.extension_router = ExtensionRouter(self.authenticator, self.directory, self.registrar)
+        # Routers asked before the extension router (trunks, numbers, call flows).
+        self.routers: list[CallRouter] = list(routers)
         if bus is not None:
             # Credentials or extensions changed through the API: forget cached lookups.
             for pattern in ("device.*", "employee.*"):
@@ -114,9 +120,7 @@ class SipServer:
         advertised = cfg.advertised_host or detect_host(cfg.host)
         self.calls = CallManager(
             self.endpoint,
-            self.authenticator,
-            self.registrar,
-            self.directory,
+            CompositeRouter([*self.routers, self.extension_router]),
             self.media,
             advertised_host=advertised,
             media_ip=cfg.media_ip or advertised,

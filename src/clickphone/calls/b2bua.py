@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -26,15 +27,20 @@ from typing import Any
 from clickphone.bus.bus import EventBus
 from clickphone.bus.events import Event as BusEvent
 from clickphone.calls.records import CallRecorder
+from clickphone.calls.routing import (
+    CallOrigin,
+    CallRouter,
+    RouteFailure,
+    Target,
+    dialled_number,
+)
 from clickphone.media.control import (
     DtmfEvent,
     MediaController,
     MediaError,
     RtpTimeoutEvent,
 )
-from clickphone.registrar.auth import SipAuthenticator, uri_user
-from clickphone.registrar.service import Registrar
-from clickphone.registrar.store import DeviceDirectory, DeviceInfo
+from clickphone.sip.auth import build_authorization, parse_challenge
 from clickphone.sip.dialog import Dialog, dialog_id_of, make_cancel, new_tag
 from clickphone.sip.errors import SipError, SipPeerError
 from clickphone.sip.message import NameAddr, SipRequest, SipResponse, make_response
@@ -60,6 +66,8 @@ log = logging.getLogger("clickphone.calls")
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, INFO, REGISTER"
 SUPPORTED = "timer, 100rel, replaces"
 RELAYED_RESPONSE_STATUSES = {180, 181, 182, 183}
+FAILOVER_STATUSES = {408, 500, 502, 503, 504}
+FAILURE_REASONS = {480: "not registered", 486: "busy", 403: "forbidden", 404: "unknown number"}
 
 
 @dataclass
@@ -77,12 +85,17 @@ class Fork:
 
     invite: SipRequest
     peer: Peer
-    device: str = ""
+    target: Target
     tx: ClientTransaction | None = None
     dialog: Dialog | None = None
     status: int = 0
     cancelled: bool = False
     acked_rseq: set[int] = field(default_factory=set)
+    auth_tries: int = 0
+
+    @property
+    def device(self) -> str:
+        return self.target.device
 
 
 @dataclass
@@ -90,7 +103,7 @@ class Call:
     id: str
     a_call_id: str
     tenant_id: int
-    caller: DeviceInfo
+    origin: CallOrigin
     callee_extension: str
     a_invite: SipRequest
     a_tx: ServerTransaction
@@ -113,8 +126,12 @@ class Call:
     # an in-flight re-INVITE/UPDATE relayed from one leg to the other
     pending: dict[ClientTransaction, tuple[ServerTransaction, str]] = field(default_factory=dict)
     callee_employee_id: int | None = None
+    direction: str = "internal"
     trace: list[dict[str, Any]] = field(default_factory=list)
     recorded: bool = False
+    # sequential routes (trunk failover): targets not tried yet, and the SDP they get
+    waiting: list[Target] = field(default_factory=list)
+    b_sdp: bytes = b""
 
     def step(self, what: str, **details: Any) -> None:
         """Append a step to the call's trace (shown in the call log)."""
@@ -131,8 +148,9 @@ class Call:
         return {
             "id": self.id,
             "tenant_id": self.tenant_id,
-            "caller": self.caller.extension or self.caller.username,
-            "caller_name": self.caller.display_name,
+            "caller": self.origin.number,
+            "caller_name": self.origin.name,
+            "direction": self.direction,
             "callee": self.callee_extension,
             "state": self.state,
             "started_at": iso(self.started_at),
@@ -146,9 +164,7 @@ class CallManager:
     def __init__(
         self,
         endpoint: SipEndpoint,
-        authenticator: SipAuthenticator,
-        registrar: Registrar,
-        directory: DeviceDirectory,
+        router: CallRouter,
         media: MediaController,
         *,
         advertised_host: str,
@@ -158,9 +174,7 @@ class CallManager:
         recorder: CallRecorder | None = None,
     ) -> None:
         self.endpoint = endpoint
-        self.auth = authenticator
-        self.registrar = registrar
-        self.directory = directory
+        self.router = router
         self.media = media
         self.advertised_host = advertised_host
         self.media_ip = media_ip
@@ -284,12 +298,14 @@ class CallManager:
     async def _new_call(self, event: RequestReceived) -> None:
         req, tx, peer = event.request, event.tx, event.peer
         a_tag = new_tag()
-        outcome = await self.auth.authenticate(req, peer, time.time(), to_tag=a_tag)
-        if isinstance(outcome, SipResponse):
-            self.endpoint.send_response(tx, outcome)
+        origin = await self.router.identify(req, peer, to_tag=a_tag)
+        if origin is None:
+            self._respond(tx, req, 403, to_tag=a_tag)
             return
-        caller = outcome
-        dialled = uri_user(req.uri) or ""
+        if isinstance(origin, SipResponse):
+            self.endpoint.send_response(tx, origin)
+            return
+        dialled = dialled_number(req)
         unsupported = [
             opt.strip()
             for opt in req.get_all("Require")
@@ -307,50 +323,55 @@ class CallManager:
         if isinstance(se, SipResponse):
             self.endpoint.send_response(tx, se)
             return
-        usernames = await self.directory.usernames_for_extension(caller.tenant_id, dialled)
-        if usernames is None:
+        route = await self.router.route(origin, dialled, req)
+        if route is None:
             self._respond(tx, req, 404, to_tag=a_tag)
             return
-        targets = [(u, b) for u in usernames for b in self.registrar.lookup(u)]
-        callee_employee_id = None
-        if usernames:
-            callee_device = await self.directory.get(usernames[0])
-            callee_employee_id = callee_device.employee_id if callee_device else None
         call = Call(
             id=uuid.uuid4().hex,
             a_call_id=req.call_id,
-            tenant_id=caller.tenant_id,
-            caller=caller,
-            callee_extension=dialled,
+            tenant_id=origin.tenant_id,
+            origin=origin,
+            callee_extension=route.callee or dialled,
             a_invite=req,
             a_tx=tx,
             a_peer=peer,
             a_tag=a_tag,
             media_ip=self.media_ip,
             session_expires=se,
-            callee_employee_id=callee_employee_id,
+            callee_employee_id=route.callee_employee_id,
+            direction=route.direction,
         )
-        call.step("dial", number=dialled, caller=caller.extension or caller.username)
+        call.step("dial", number=dialled, caller=origin.number)
+        if isinstance(route, RouteFailure):
+            if route.outcome is None:
+                self._respond(tx, req, route.status, route.reason, to_tag=a_tag)
+                return
+            if not await self._record_start(call):
+                self._respond(tx, req, 500, "Call log unavailable", to_tag=a_tag)
+                return
+            call.step("rejected", status=route.status)
+            self._respond(tx, req, route.status, route.reason, to_tag=a_tag)
+            await self._finish(call, FAILURE_REASONS.get(route.status, "rejected"))
+            return
+        for step in route.trace:
+            call.trace.append(dict(step))
         if not await self._record_start(call):
             self._respond(tx, req, 500, "Call log unavailable", to_tag=a_tag)
-            return
-        if not targets:
-            call.step("unavailable", registered_devices=0)
-            self._respond(tx, req, 480, to_tag=a_tag)
-            await self._finish(call, "not registered")
             return
         self.calls[call.id] = call
         self._by_a_callid[call.a_call_id] = call
         log.info(
-            "- %s call %s -> %s (%d contact(s))",
+            "- %s call %s -> %s (%d target(s)%s)",
             call.a_call_id,
-            caller.extension or caller.username,
+            origin.number,
             dialled,
-            len(targets),
+            len(route.targets),
+            ", in turn" if route.sequential else "",
         )
         async with call.lock:
             try:
-                b_sdp = await self.media.offer(
+                call.b_sdp = await self.media.offer(
                     call.a_call_id, call.a_from_tag, req.body, media_ip=self.media_ip
                 )
             except MediaError as exc:
@@ -359,9 +380,12 @@ class CallManager:
                 await self._finish(call, "media error")
                 return
             await self._publish("call.started", call)
-            for username, binding in targets:
-                call.step("ring", device=username, contact=binding.contact)
-                self._send_fork(call, binding.contact, binding.peer, b_sdp, username)
+            targets = list(route.targets)
+            if route.sequential:
+                call.waiting = targets[1:]
+                targets = targets[:1]
+            for target in targets:
+                self._send_fork(call, target)
             self._arm(call, self.settings.ring_timeout, self._ring_timeout)
 
     async def _record_start(self, call: Call) -> bool:
@@ -372,10 +396,10 @@ class CallManager:
                 record_id=call.id,
                 tenant_id=call.tenant_id,
                 sip_call_id=call.a_call_id,
-                direction="internal",
-                caller=call.caller.extension or call.caller.username,
-                caller_name=call.caller.display_name,
-                caller_employee_id=call.caller.employee_id,
+                direction=call.direction,
+                caller=call.origin.number,
+                caller_name=call.origin.name,
+                caller_employee_id=call.origin.employee_id,
                 callee=call.callee_extension,
                 callee_employee_id=call.callee_employee_id,
                 started_at=call.started_at,
@@ -400,23 +424,54 @@ class CallManager:
             )
         return se
 
-    def _send_fork(
-        self, call: Call, contact: str, peer: Peer, sdp: bytes, device: str = ""
-    ) -> None:
-        caller = call.caller
+    def _send_fork(self, call: Call, target: Target) -> None:
+        call.step("ring", device=target.device, contact=target.uri)
+        invite = self._fork_invite(call, target)
+        fork = Fork(invite, target.peer, target)
+        call.forks.append(fork)
+        fork.tx = self.endpoint.send_request(
+            invite, target.peer, partial(self._on_fork_event, call, fork)
+        )
+
+    def _fork_invite(
+        self,
+        call: Call,
+        target: Target,
+        *,
+        base: SipRequest | None = None,
+        authorization: tuple[str, str] | None = None,
+    ) -> SipRequest:
+        """The B-leg INVITE for ``target`` (or, with ``base``, its re-send with credentials:
+        same Call-ID and From tag, the next CSeq, a new branch)."""
+        peer = target.peer
         host, port = self._local_addr(peer)
-        display = caller.display_name or caller.extension or caller.username
-        from_uri = f"sip:{caller.extension or caller.username}@{self.advertised_host}"
-        to_uri = f"sip:{call.callee_extension}@{self.advertised_host}"
+        via = ("Via", f"SIP/2.0/{peer.transport} {host}:{port};branch={new_branch()};rport")
+        if base is not None:
+            cseq, _ = base.cseq
+            headers = [via] + [
+                (n, v)
+                for n, v in base.headers
+                if n not in ("Via", "CSeq", "Authorization", "Proxy-Authorization")
+            ]
+            headers.append(("CSeq", f"{cseq + 1} INVITE"))
+            if authorization is not None:
+                headers.append(authorization)
+            return SipRequest("INVITE", base.uri, headers, base.body)
+        origin = call.origin
+        display = (
+            target.from_name if target.from_name is not None else (origin.name or origin.number)
+        )
+        from_uri = target.from_uri or f"sip:{origin.number}@{self.advertised_host}"
+        to_uri = target.to_uri or f"sip:{call.callee_extension}@{self.advertised_host}"
         max_forwards = call.a_invite.get("Max-Forwards")
         try:
             mf = max(1, int(max_forwards) - 1) if max_forwards is not None else 70
         except ValueError:
             mf = 70
         headers = [
-            ("Via", f"SIP/2.0/{peer.transport} {host}:{port};branch={new_branch()};rport"),
+            via,
             ("Max-Forwards", str(mf)),
-            ("From", str(NameAddr(from_uri, display, {"tag": new_tag()}))),
+            ("From", str(NameAddr(from_uri, display or None, {"tag": new_tag()}))),
             ("To", f"<{to_uri}>"),
             ("Call-ID", f"{uuid.uuid4().hex}@{self.advertised_host}"),
             ("CSeq", "1 INVITE"),
@@ -424,12 +479,46 @@ class CallManager:
             ("Allow", ALLOW),
             ("Supported", "100rel, timer, replaces"),
             ("User-Agent", self.settings.user_agent),
+            *target.extra_headers,
             ("Content-Type", "application/sdp"),
         ]
-        invite = SipRequest("INVITE", contact, headers, sdp)
-        fork = Fork(invite, peer, device)
-        call.forks.append(fork)
-        fork.tx = self.endpoint.send_request(invite, peer, partial(self._on_fork_event, call, fork))
+        return SipRequest("INVITE", target.uri, headers, call.b_sdp)
+
+    def _retry_with_credentials(self, call: Call, fork: Fork, resp: SipResponse) -> bool:
+        """Answer a 401/407 from a hop we hold credentials for (a carrier); True if re-sent."""
+        target = fork.target
+        if target.auth_username is None or fork.auth_tries >= 1 or fork.cancelled:
+            return False
+        name = "WWW-Authenticate" if resp.status == 401 else "Proxy-Authenticate"
+        values = resp.get_all(name) or [v for n, v in resp.headers if n == name]
+        for value in values:
+            try:
+                challenge = parse_challenge(value)
+            except (SipError, ValueError):
+                continue
+            if not challenge.supported:
+                continue
+            credentials = build_authorization(
+                challenge,
+                "INVITE",
+                fork.invite.uri,
+                target.auth_username,
+                target.auth_password or "",
+                1,
+                secrets.token_hex(8),
+            )
+            header = "Authorization" if resp.status == 401 else "Proxy-Authorization"
+            invite = self._fork_invite(
+                call, target, base=fork.invite, authorization=(header, credentials)
+            )
+            fork.auth_tries += 1
+            fork.invite = invite
+            fork.tx = self.endpoint.send_request(
+                invite, fork.peer, partial(self._on_fork_event, call, fork)
+            )
+            call.step("authenticate", device=target.device, status=resp.status)
+            return True
+        return False
 
     # -- B-side responses ----------------------------------------------------------------
     def _on_fork_event(self, call: Call, fork: Fork, event: Event) -> None:
@@ -438,8 +527,11 @@ class CallManager:
         elif isinstance(event, StrayResponse):
             self._on_stray(event)
         elif isinstance(event, TransactionTimeout | TransportFailure):
+            if isinstance(event.tx, ClientTransaction) and event.tx is not fork.tx:
+                return  # the INVITE this fork re-sent with credentials replaced it
             fork.status = 408
-            self.spawn(self._maybe_all_failed(call))
+            if not self._try_next_target(call, 408):
+                self.spawn(self._maybe_all_failed(call))
 
     async def _on_fork_response(self, call: Call, fork: Fork, resp: SipResponse) -> None:
         status = resp.status
@@ -459,8 +551,24 @@ class CallManager:
             if 200 <= status < 300:
                 await self._fork_answered(call, fork, resp)
                 return
+            if status in (401, 407) and self._retry_with_credentials(call, fork, resp):
+                return
             fork.status = status
+            call.step("failed", device=fork.device, status=status)
+            if self._try_next_target(call, status):
+                return
         await self._maybe_all_failed(call)
+
+    def _try_next_target(self, call: Call, status: int) -> bool:
+        """Sequential routes: after a failure a next hop could fix (timeout, 5xx), ring the
+        next target. True when one was sent."""
+        if not call.waiting or call.winner is not None or call.state == "ended":
+            return False
+        if status not in FAILOVER_STATUSES:
+            call.waiting.clear()
+            return False
+        self._send_fork(call, call.waiting.pop(0))
+        return True
 
     def _prack_if_required(self, call: Call, fork: Fork, resp: SipResponse) -> None:
         requires = {r.strip().lower() for r in resp.get_all("Require")}
@@ -595,7 +703,7 @@ class CallManager:
     async def _maybe_all_failed(self, call: Call) -> None:
         if call.winner is not None or call.state == "ended":
             return
-        if any(f.status < 200 for f in call.forks):
+        if any(f.status < 200 for f in call.forks) or call.waiting:
             return
         statuses = [f.status for f in call.forks]
         if any(s in (486, 600) for s in statuses):
