@@ -235,6 +235,17 @@ class PhoneNumber(Base):
     state: Mapped[str] = mapped_column(String(20), default="available")
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # store catalogue: where, what kind, what it costs (integer minor units)
+    city: Mapped[str] = mapped_column(String(100), default="")
+    number_type: Mapped[str] = mapped_column(String(20), default="local")
+    monthly_fee: Mapped[int] = mapped_column(Integer, default=0)
+    setup_fee: Mapped[int] = mapped_column(Integer, default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="RUB")
+    quarantine_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # where inbound calls to this number go (until call flows exist): one employee
+    employee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("employees.id", ondelete="SET NULL"), index=True
+    )
 
 
 class Contact(Base):
@@ -364,24 +375,158 @@ class CallRecord(Base):
     trace: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
 
+TRUNK_KINDS = ("registration", "ip")
+BLOCK_DIRECTIONS = ("both", "inbound", "outbound")
+REQUEST_KINDS = ("number", "temporary_number", "sms_package", "tariff", "call_package")
+REQUEST_STATES = ("pending", "approved", "rejected", "cancelled")
+
+
+class Trunk(Base):
+    """A SIP trunk to a carrier: operator-level (tenant_id NULL) or a tenant's own.
+
+    ``registration`` trunks REGISTER to the carrier with ``username``/``password``; ``ip``
+    trunks accept calls from ``allowed_addresses`` (IPs or CIDRs). The password is kept
+    because we must answer the carrier's digest challenges with it.
+    """
+
+    __tablename__ = "trunks"
+    __table_args__ = (
+        CheckConstraint(_in("kind", TRUNK_KINDS), name="kind"),
+        UniqueConstraint("name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20), default="ip")
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer, default=5060)
+    transport: Mapped[str] = mapped_column(String(10), default="UDP")
+    outbound_proxy: Mapped[str | None] = mapped_column(String(300))
+    username: Mapped[str | None] = mapped_column(String(100))
+    password: Mapped[str | None] = mapped_column(String(200))
+    from_domain: Mapped[str | None] = mapped_column(String(255))
+    register_expires: Mapped[int] = mapped_column(Integer, default=300)
+    allowed_addresses: Mapped[list[str]] = mapped_column(JSON, default=list)
+    codecs: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["PCMU", "PCMA"])
+    prefixes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    priority: Mapped[int] = mapped_column(Integer, default=100)
+    rate_per_minute: Mapped[int | None] = mapped_column(Integer)
+    number_format: Mapped[str] = mapped_column(String(10), default="e164")
+    max_channels: Mapped[int | None] = mapped_column(Integer)
+    max_cps: Mapped[float | None] = mapped_column(Float)
+    options_interval: Mapped[int] = mapped_column(Integer, default=60)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TenantPhoneSettings(Base):
+    """A tenant's dial plan: default country, allowed destinations, default caller ID."""
+
+    __tablename__ = "tenant_phone_settings"
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    default_country: Mapped[str] = mapped_column(String(2), default="RU")
+    allowed_countries: Mapped[list[str]] = mapped_column(JSON, default=list)
+    caller_id_number_id: Mapped[int | None] = mapped_column(
+        ForeignKey("phone_numbers.id", ondelete="SET NULL")
+    )
+
+
+class UserPhoneSettings(Base):
+    """A user's own caller ID choice (overrides the tenant's)."""
+
+    __tablename__ = "user_phone_settings"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    caller_id_number_id: Mapped[int | None] = mapped_column(
+        ForeignKey("phone_numbers.id", ondelete="SET NULL")
+    )
+
+
+class BlockedNumber(Base):
+    """A blacklisted number (exact E.164) or prefix (ending in ``*``); tenant_id NULL is the
+    operator's list, which applies to every tenant (premium-rate prefixes, fraud)."""
+
+    __tablename__ = "blocked_numbers"
+    __table_args__ = (
+        CheckConstraint(_in("direction", BLOCK_DIRECTIONS), name="direction"),
+        UniqueConstraint("tenant_id", "pattern", "direction"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    pattern: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str] = mapped_column(String(10), default="both")
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NumberRequest(Base):
+    """A store order from the cabinet, waiting in the office queue for approval."""
+
+    __tablename__ = "number_requests"
+    __table_args__ = (
+        CheckConstraint(_in("kind", REQUEST_KINDS), name="kind"),
+        CheckConstraint(_in("state", REQUEST_STATES), name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20), default="number")
+    number_id: Mapped[int | None] = mapped_column(
+        ForeignKey("phone_numbers.id", ondelete="SET NULL"), index=True
+    )
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    comment: Mapped[str] = mapped_column(String(500), default="")
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    monthly_fee: Mapped[int] = mapped_column(Integer, default=0)
+    setup_fee: Mapped[int] = mapped_column(Integer, default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="RUB")
+    decision_note: Mapped[str] = mapped_column(String(500), default="")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 __all__ = [
     "DEFAULT_AUTH_ALGORITHMS",
     "NUMBER_STATES",
     "ROLES",
     "TENANT_KINDS",
+    "BLOCK_DIRECTIONS",
+    "REQUEST_KINDS",
+    "REQUEST_STATES",
+    "TRUNK_KINDS",
     "ApiToken",
     "Base",
+    "BlockedNumber",
     "CallRecord",
     "Contact",
     "ContactNumber",
     "Department",
     "Employee",
     "LoginThrottle",
+    "NumberRequest",
     "OutboxEvent",
     "PhoneNumber",
     "SipDevice",
     "SipRegistration",
     "Tenant",
+    "TenantPhoneSettings",
+    "Trunk",
     "User",
+    "UserPhoneSettings",
     "WebSession",
 ]
