@@ -21,6 +21,7 @@ from clickphone.media.control import (
     CallStats,
     MediaError,
     MediaEvent,
+    RecordingInfo,
     WorkerUnavailableError,
     event_from_dict,
 )
@@ -97,7 +98,9 @@ class WorkerMediaController:
             self._pending.clear()
             self._events.put_nowait(None)
 
-    async def request(self, command: str, **args: Any) -> dict[str, Any]:
+    async def request(
+        self, command: str, *, reply_within: float | None = None, **args: Any
+    ) -> dict[str, Any]:
         """Send one command and return its ``result`` object (raises the worker's error)."""
         if self._lost is not None:
             raise WorkerUnavailableError(self._lost)
@@ -108,7 +111,7 @@ class WorkerMediaController:
             async with self._write_lock:
                 self._writer.write(encode_frame({"id": rid, "command": command, **args}))
                 await self._writer.drain()
-            response = await asyncio.wait_for(future, self._timeout)
+            response = await asyncio.wait_for(future, reply_within or self._timeout)
         except (ConnectionError, TimeoutError) as exc:
             raise WorkerUnavailableError(f"media worker did not answer {command}: {exc}") from exc
         finally:
@@ -154,6 +157,14 @@ class WorkerMediaController:
 
     async def query(self, call_id: str) -> CallStats:
         return CallStats.from_dict(await self.request("query", call_id=call_id))
+
+    async def start_recording(self, call_id: str, path: str) -> None:
+        await self.request("start_recording", call_id=call_id, path=path)
+
+    async def stop_recording(self, call_id: str) -> RecordingInfo:
+        # finishing the file waits for the encoder thread: allow more than a signaling command
+        result = await self.request("stop_recording", call_id=call_id, reply_within=30.0)
+        return RecordingInfo.from_dict(result)
 
     async def status(self) -> dict[str, Any]:
         """Worker-wide figures: calls, ports in use, CPU seconds, pid, loop implementation."""

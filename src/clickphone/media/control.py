@@ -15,6 +15,11 @@ the callers:
   keeps the ports; either leg may be the offerer (``from_tag`` is the re-offerer's tag). Hold is
   read from the SDP (``sendonly``/``inactive``/``c=0.0.0.0``); a held call does not time out.
 * ``delete(call_id)`` frees the ports (idempotent). ``query(call_id)`` returns counters.
+* ``start_recording(call_id, path)`` records both parties into one stereo file (leg A left,
+  leg B right; ``.ogg`` Opus, ``.mp3`` or ``.wav`` by the suffix — WAV when the encoder is
+  missing); ``stop_recording(call_id)`` finishes it and returns :class:`RecordingInfo`.
+  ``delete`` stops a running recording too, and a later ``stop_recording`` still returns its
+  info (rtpengine's ``start recording``/``stop recording``).
 * ``events()`` yields :class:`DtmfEvent` (RFC 4733, one per key press) and
   :class:`RtpTimeoutEvent` (no RTP in either direction for the configured time).
 
@@ -148,6 +153,29 @@ class CallStats:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class RecordingInfo:
+    """A finished recording: where, which container, how long, how big."""
+
+    call_id: str
+    path: str
+    format: str
+    duration_seconds: float
+    bytes: int
+    started_at: float  # wall clock (epoch seconds)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RecordingInfo:
+        return cls(
+            call_id=str(data["call_id"]),
+            path=str(data["path"]),
+            format=str(data["format"]),
+            duration_seconds=float(data["duration_seconds"]),
+            bytes=int(data["bytes"]),
+            started_at=float(data["started_at"]),
+        )
+
+
 @runtime_checkable
 class MediaController(Protocol):
     """What the signaling side needs from a media plane (built-in relay or rtpengine)."""
@@ -168,6 +196,14 @@ class MediaController(Protocol):
 
     async def query(self, call_id: str) -> CallStats:
         """Counters for a session; raises :class:`UnknownCallError`."""
+        ...
+
+    async def start_recording(self, call_id: str, path: str) -> None:
+        """Start recording the call into ``path`` (idempotent); raises UnknownCallError."""
+        ...
+
+    async def stop_recording(self, call_id: str) -> RecordingInfo:
+        """Finish the recording (or return the one ``delete`` finished)."""
         ...
 
     def events(self) -> AsyncIterator[MediaEvent]:

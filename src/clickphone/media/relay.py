@@ -9,6 +9,12 @@ re-latched to the source of the first packet actually received on that leg; afte
 packets from other sources are dropped (counted). A new SDP with a different address for
 the leg (re-INVITE) clears the latch.
 
+Recording (``start_recording``/``stop_recording``, rtpengine's commands of the same names): the
+RTP endpoint of each leg hands its packets to a :class:`~clickphone.media.recorder.
+CallRecording` (leg A left, leg B right) after forwarding them; the tick drains the aligned
+audio to an encoder thread. ``delete`` stops a running recording and keeps its
+:class:`~clickphone.media.recorder.RecordingInfo` for a later ``stop_recording``.
+
 RFC 4733 telephone-event packets are recognised by payload type on the fly and turned into
 one :class:`~clickphone.media.control.DtmfEvent` per key press; RTP is still forwarded as is.
 
@@ -28,9 +34,11 @@ import asyncio
 import ipaddress
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import cast
 
 from clickphone.media.control import (
@@ -41,9 +49,11 @@ from clickphone.media.control import (
     MediaError,
     MediaEvent,
     NoPortsError,
+    RecordingInfo,
     RtpTimeoutEvent,
     UnknownCallError,
 )
+from clickphone.media.recorder import CallRecording
 from clickphone.rtp.dtmf import DtmfDetector, DtmfParseError
 from clickphone.rtp.packet import payload_offset
 from clickphone.sip.errors import SipPeerError
@@ -105,6 +115,7 @@ class _Endpoint(asyncio.DatagramProtocol):
     __slots__ = (
         "bytes_in",
         "bytes_out",
+        "channel",
         "closed",
         "dropped",
         "latched",
@@ -113,6 +124,7 @@ class _Endpoint(asyncio.DatagramProtocol):
         "packets_in",
         "packets_out",
         "peer",
+        "recording",
         "remote",
         "te_pts",
         "transport",
@@ -129,6 +141,8 @@ class _Endpoint(asyncio.DatagramProtocol):
         self.te_pts: frozenset[int] = frozenset()
         self.packets_in = self.bytes_in = self.packets_out = self.bytes_out = 0
         self.dropped = 0
+        self.recording: CallRecording | None = None  # set on RTP endpoints while recording
+        self.channel = 0
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -163,6 +177,9 @@ class _Endpoint(asyncio.DatagramProtocol):
             peer.transport.sendto(data, peer.remote)
             peer.packets_out += 1
             peer.bytes_out += n
+        recording = self.recording
+        if recording is not None:
+            recording.feed(self.channel, data)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable from a departed endpoint: keep relaying
@@ -269,6 +286,8 @@ class _Call:
         self.b = _Leg(self, None, relay.config)
         self.a.rtp.peer, self.b.rtp.peer = self.b.rtp, self.a.rtp
         self.a.rtcp.peer, self.b.rtcp.peer = self.b.rtcp, self.a.rtcp
+        self.b.rtp.channel = 1
+        self.recording: CallRecording | None = None
 
     def leg(self, tag: str) -> _Leg | None:
         if self.a.tag == tag:
@@ -303,6 +322,8 @@ class Relay:
             else None
         )
         self._tick_task: asyncio.Task[None] | None = None
+        self._finished: OrderedDict[str, RecordingInfo] = OrderedDict()
+        self._executor: ThreadPoolExecutor | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -320,6 +341,9 @@ class Relay:
             except asyncio.CancelledError:
                 pass
             self._tick_task = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
 
     @property
     def calls(self) -> int:
@@ -373,6 +397,11 @@ class Relay:
         call = self._calls.pop(call_id, None)
         if call is None:
             return
+        if call.recording is not None:
+            try:
+                await self._stop_recording(call)
+            except (OSError, ValueError, MediaError) as exc:
+                log.warning("%s x recording failed: %s", call_id, exc)
         pending: list[asyncio.Future[None]] = []
         for ep in (call.a.rtp, call.a.rtcp, call.b.rtp, call.b.rtcp):
             if ep.transport is not None:
@@ -394,6 +423,45 @@ class Relay:
             age_seconds=now - call.created,
             legs=[call.a.stats(now), call.b.stats(now)],
         )
+
+    async def start_recording(self, call_id: str, path: str) -> None:
+        """Record the call into ``path`` (.ogg Opus, .mp3 or .wav); idempotent while on."""
+        call = self._call(call_id)
+        if call.recording is not None:
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="recorder")
+        try:
+            recording = CallRecording(call_id, Path(path), self._executor)
+        except (OSError, ValueError) as exc:
+            raise MediaError(f"cannot record {call_id} to {path}: {exc}") from exc
+        call.recording = recording
+        call.a.rtp.recording = call.b.rtp.recording = recording
+        log.info("%s - recording to %s", call_id, recording.path)
+
+    async def stop_recording(self, call_id: str) -> RecordingInfo:
+        """Stop and finish the file; after ``delete`` returns what that stop produced."""
+        call = self._calls.get(call_id)
+        if call is not None and call.recording is not None:
+            return await self._stop_recording(call)
+        info = self._finished.get(call_id)
+        if info is None:
+            raise UnknownCallError(f"call {call_id} is not being recorded")
+        return info
+
+    async def _stop_recording(self, call: _Call) -> RecordingInfo:
+        recording = call.recording
+        assert recording is not None
+        call.recording = call.a.rtp.recording = call.b.rtp.recording = None
+        try:
+            info = await recording.stop()
+        except (OSError, ValueError) as exc:
+            raise MediaError(f"recording of {call.call_id} failed: {exc}") from exc
+        self._finished[call.call_id] = info
+        while len(self._finished) > 10000:
+            self._finished.popitem(last=False)
+        log.info("%s - recorded %.1f s to %s", call.call_id, info.duration_seconds, info.path)
+        return info
 
     # -- internals -------------------------------------------------------------------------
 
@@ -443,6 +511,8 @@ class Relay:
     def tick(self, now: float) -> None:
         """Activity bookkeeping, RTP timeouts and lost-End DTMF flushes (time passed in)."""
         for call in list(self._calls.values()):
+            if call.recording is not None:
+                call.recording.tick(now)
             active = False
             for leg in (call.a, call.b):
                 count = leg.rtp.packets_in
@@ -510,6 +580,12 @@ class LocalMediaController:
 
     async def query(self, call_id: str) -> CallStats:
         return self.relay.query(call_id)
+
+    async def start_recording(self, call_id: str, path: str) -> None:
+        await self.relay.start_recording(call_id, path)
+
+    async def stop_recording(self, call_id: str) -> RecordingInfo:
+        return await self.relay.stop_recording(call_id)
 
     async def events(self) -> AsyncIterator[MediaEvent]:
         while True:

@@ -16,6 +16,8 @@ Requests carry an ``id`` (any JSON value, echoed back) and a ``command``::
      "sdp": "...", "media_ip": "..."}                             -> {"sdp": "..."}
     {"id": 3, "command": "delete", "call_id": "..."}              -> {}
     {"id": 4, "command": "query",  "call_id": "..."}              -> CallStats as an object
+    {"id": 8, "command": "start_recording", "call_id": "...", "path": "/data/rec/x.ogg"} -> {}
+    {"id": 9, "command": "stop_recording", "call_id": "..."}  -> RecordingInfo as an object
     {"id": 5, "command": "status"}  -> {"calls", "ports_in_use", "cpu_user", "cpu_system",
                                         "pid", "loop"}
     {"id": 6, "command": "subscribe"}                             -> {}
@@ -72,6 +74,8 @@ class WorkerServer:
             "answer": self._answer,
             "delete": self._delete,
             "query": self._query,
+            "start_recording": self._start_recording,
+            "stop_recording": self._stop_recording,
             "status": self._status,
             "ping": self._ping,
         }
@@ -101,6 +105,13 @@ class WorkerServer:
 
     async def _query(self, r: dict[str, Any]) -> dict[str, Any]:
         return dataclasses.asdict(await self.controller.query(_str(r, "call_id")))
+
+    async def _start_recording(self, r: dict[str, Any]) -> dict[str, Any]:
+        await self.controller.start_recording(_str(r, "call_id"), _str(r, "path"))
+        return {}
+
+    async def _stop_recording(self, r: dict[str, Any]) -> dict[str, Any]:
+        return dataclasses.asdict(await self.controller.stop_recording(_str(r, "call_id")))
 
     async def _status(self, r: dict[str, Any]) -> dict[str, Any]:
         usage = resource.getrusage(resource.RUSAGE_SELF)
