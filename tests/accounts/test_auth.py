@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import httpx
+
+from clickphone.app import create_app
+from clickphone.bus import EventBus
+from clickphone.config import Settings
+from clickphone.db import Database
 from conftest import Api, assert_error
 
 
@@ -200,7 +207,7 @@ async def test_my_numbers(api: Api) -> None:
     assert r.json() == {
         "clickphone_number": me["tenant"]["customer_number"],
         "virtual_numbers": [],
-        "extension": None,
+        "extension": "100",  # the owner is the company's first employee
     }
 
 
@@ -218,4 +225,21 @@ async def test_openapi_and_unknown_api_route(api: Api) -> None:
     assert "/api/v1/auth/signin" in spec["paths"]
     assert (await c.get("/api/docs")).status_code == 200
     assert_error(await c.get("/api/v1/nope"), 404, "not_found")
-    assert "isn't built" in (await c.get("/some/spa/route")).text
+    spa = await c.get("/some/spa/route")  # the cabinet, or the page saying it isn't built
+    assert spa.status_code == 200 and spa.headers["content-type"].startswith("text/html")
+
+
+async def test_spa_fallback_serves_the_built_cabinet(
+    tmp_path: Path, settings: Settings, database: Database, bus: EventBus
+) -> None:
+    dist = tmp_path / "dist"
+    (dist / "assets").mkdir(parents=True)
+    (dist / "index.html").write_text("<p>cabinet-index</p>")
+    (dist / "assets" / "app.js").write_text("console.log(1)")
+    app = create_app(settings.model_copy(update={"web_dist": dist}), database=database, bus=bus)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as c:
+        assert (await c.get("/employees/12")).text == "<p>cabinet-index</p>"
+        assert (await c.get("/assets/app.js")).text == "console.log(1)"
+        assert (await c.get("/api/v1/nope")).status_code == 404

@@ -45,6 +45,9 @@ from clickphone.db.models import (
 )
 
 
+OWNER_EXTENSION = "100"  # employees get 101, 102, ... automatically
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
@@ -137,6 +140,10 @@ class AccountService:
         )
         session.add(user)
         await session.flush()
+        if kind == "company":
+            # The owner is an employee too: listed, dialable, and able to get a phone.
+            session.add(Employee(tenant_id=tenant.id, user_id=user.id, extension=OWNER_EXTENSION))
+            await session.flush()
         add_event(
             session,
             "tenant.created",
