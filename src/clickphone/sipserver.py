@@ -154,6 +154,12 @@ class SipServer:
         return {
             "listening": self.address is not None,
             "address": f"{self.address[0]}:{self.address[1]}" if self.address else None,
+            # what phones should use as their SIP server (the bound address may be 0.0.0.0)
+            "public_address": (
+                f"{self.calls.advertised_host}:{self.address[1]}"
+                if self.address and self.calls
+                else None
+            ),
             "registrations": len(self.registrar.table),
             "active_calls": len(self.calls.calls) if self.calls else 0,
             "malformed_messages": self.endpoint.transports.stats["malformed"],
