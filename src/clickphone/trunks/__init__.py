@@ -1,0 +1,1 @@
+"""Trunks: SIP trunks to carriers, the dial plan and PSTN call routing."""
