@@ -61,7 +61,10 @@ export function CredentialsModal({
 }) {
   const { t } = useI18n();
   const health = useHealth();
-  const server = sipServer(health.data?.sip?.address, window.location.hostname);
+  const server = sipServer(
+    health.data?.sip?.public_address ?? health.data?.sip?.address,
+    window.location.hostname,
+  );
   const creds =
     shown?.sipUsername && shown.sipPassword
       ? {

@@ -50,7 +50,13 @@ export function useHealth(refetchInterval: number | false = false) {
       const r = await fetch("/api/v1/health");
       return (await r.json()) as {
         status: string;
-        sip?: { ok?: boolean; status?: string; address?: string; active_calls?: number };
+        sip?: {
+          ok?: boolean;
+          status?: string;
+          address?: string;
+          public_address?: string;
+          active_calls?: number;
+        };
       };
     },
     refetchInterval,
