@@ -20,6 +20,7 @@ from clickphone.media.control import MediaController
 from clickphone.media.relay import LocalMediaController, RelayConfig
 from clickphone.media.worker import WorkerProcess, start_worker
 from clickphone.sipserver import SipServer, SipServerConfig, detect_host
+from clickphone.trunks.wiring import Pstn
 
 log = logging.getLogger("clickphone.telephony")
 
@@ -34,6 +35,7 @@ class TelephonyService:
         self.media: MediaController | None = None
         self.worker: WorkerProcess | None = None
         self.sip: SipServer | None = None
+        self.pstn: Pstn | None = None  # trunks: router + registrations with carriers
         self.error: str | None = None
 
     def _media_ip(self) -> str:
@@ -83,12 +85,14 @@ class TelephonyService:
             self.media,
             bus=self.bus,
         )
+        self.pstn = Pstn(self.sip, self.database, self.bus)
         try:
             host, port = await self.sip.start()
         except OSError as exc:
             self.error = f"cannot listen for SIP on {s.sip_host}:{s.sip_port}: {exc.strerror}"
             await self._stop_media()
             raise RuntimeError(self.error) from exc
+        await self.pstn.start()
         print(f"SIP (udp+tcp) on {host}:{port}; media relay: {s.media_mode}", flush=True)
 
     async def _stop_media(self) -> None:
@@ -100,6 +104,9 @@ class TelephonyService:
             self.worker = None
 
     async def stop(self) -> None:
+        if self.pstn is not None:
+            await self.pstn.stop()
+            self.pstn = None
         if self.sip is not None:
             await self.sip.stop()
             self.sip = None
