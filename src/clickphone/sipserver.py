@@ -14,6 +14,7 @@ import hashlib
 import logging
 import secrets
 import socket
+import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,6 +45,9 @@ class SipServerConfig:
     host: str = "0.0.0.0"
     port: int = 5060
     tcp: bool = True
+    tls_port: int | None = None  # SIP over TLS when set (0: any free port) with the files below
+    tls_cert: str | None = None
+    tls_key: str | None = None
     realm: str = "clickphone"
     secret: bytes = b""
     advertised_host: str | None = None  # what goes in Via/Contact; default: detected
@@ -116,7 +120,13 @@ class SipServer:
 
     async def start(self) -> tuple[str, int]:
         cfg = self.config
-        self.address = await self.endpoint.listen(cfg.host, cfg.port, tcp=cfg.tcp)
+        tls = None
+        if cfg.tls_port is not None and cfg.tls_cert:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(cfg.tls_cert, cfg.tls_key or None)
+        self.address = await self.endpoint.listen(
+            cfg.host, cfg.port, tcp=cfg.tcp, tls=tls, tls_port=cfg.tls_port or 0
+        )
         advertised = cfg.advertised_host or detect_host(cfg.host)
         self.calls = CallManager(
             self.endpoint,

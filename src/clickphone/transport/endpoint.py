@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 
 from clickphone.sip.message import SipMessage, SipRequest, SipResponse
@@ -43,12 +44,23 @@ class SipEndpoint:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
-    async def listen(self, host: str, port: int, *, tcp: bool = True) -> tuple[str, int]:
-        """Listen on UDP (and TCP on the same port) and return the bound UDP address."""
+    async def listen(
+        self,
+        host: str,
+        port: int,
+        *,
+        tcp: bool = True,
+        tls: ssl.SSLContext | None = None,
+        tls_port: int = 0,
+    ) -> tuple[str, int]:
+        """Listen on UDP (and TCP on the same port, TLS on ``tls_port``); return the bound
+        UDP address."""
         self._loop = asyncio.get_running_loop()
         udp = await self.transports.listen_udp(host, port)
         if tcp:
             await self.transports.listen_tcp(host, udp[1])
+        if tls is not None:
+            await self.transports.listen_tls(host, tls_port, tls)
         return udp
 
     async def close(self) -> None:

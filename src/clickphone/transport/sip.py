@@ -11,13 +11,15 @@ They do the transport-level duties of RFC 3261 §18 and RFC 3581:
 - CRLF keep-alives: a double-CRLF ping on a stream is answered with a single CRLF
   (RFC 5626 §4.4.1), stray CRLFs on datagrams are ignored.
 
-TLS and WebSocket plug in as further classes feeding the same ``MessageSink``.
+TLS is the TCP connection class with an SSL context; WebSocket (RFC 7118) plugs in as one
+more stream class feeding the same ``MessageSink``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 from typing import cast
 
@@ -142,8 +144,11 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
 
 class _TcpConnection(asyncio.Protocol):
-    def __init__(self, owner: SipTransports) -> None:
+    """One stream connection (TCP, or TLS when the server/connection has an SSL context)."""
+
+    def __init__(self, owner: SipTransports, label: str = "TCP") -> None:
         self.owner = owner
+        self.label = label
         self.parser = StreamParser()
         self.transport: asyncio.Transport | None = None
         self.peer: Peer | None = None
@@ -151,8 +156,8 @@ class _TcpConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         host, port = transport.get_extra_info("peername")[:2]
-        self.peer = Peer("TCP", str(host), int(port))
-        self.owner.tcp_connections[(self.peer.host, self.peer.port)] = self
+        self.peer = Peer(self.label, str(host), int(port))
+        self.owner.tcp_connections[self.peer] = self
 
     def data_received(self, data: bytes) -> None:
         assert self.peer is not None and self.transport is not None
@@ -173,7 +178,7 @@ class _TcpConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.peer is not None:
-            self.owner.tcp_connections.pop((self.peer.host, self.peer.port), None)
+            self.owner.tcp_connections.pop(self.peer, None)
             self.owner.on_connection_lost(self.peer)
 
     def send(self, data: bytes) -> None:
@@ -194,8 +199,10 @@ class SipTransports:
         self._on_connection_lost = on_connection_lost
         self.udp: _UdpProtocol | None = None
         self.tcp_server: asyncio.Server | None = None
-        self.tcp_connections: dict[tuple[str, int], _TcpConnection] = {}
-        self._pending_tcp: dict[tuple[str, int], list[bytes]] = {}
+        self.tls_server: asyncio.Server | None = None
+        self.tls_client_context: ssl.SSLContext | None = None
+        self.tcp_connections: dict[Peer, _TcpConnection] = {}
+        self._pending_tcp: dict[Peer, list[bytes]] = {}
         self.local: dict[str, tuple[str, int]] = {}
         self.stats: dict[str, int] = {"malformed": 0, "received": 0, "sent": 0}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -239,13 +246,24 @@ class SipTransports:
         self.local["TCP"] = (str(sockname[0]), int(sockname[1]))
         return self.local["TCP"]
 
+    async def listen_tls(self, host: str, port: int, context: ssl.SSLContext) -> tuple[str, int]:
+        """SIP over TLS (RFC 3261 §26.3.1; ``sips:`` and ``transport=tls``). Outgoing TLS
+        connections use ``tls_client_context`` (the system's verified defaults if unset)."""
+        loop = asyncio.get_running_loop()
+        self.tls_server = await loop.create_server(
+            lambda: _TcpConnection(self, "TLS"), host, port, ssl=context, reuse_address=True
+        )
+        sockname = self.tls_server.sockets[0].getsockname()
+        self.local["TLS"] = (str(sockname[0]), int(sockname[1]))
+        return self.local["TLS"]
+
     def send(self, data: bytes, peer: Peer) -> None:
         self.stats["sent"] += 1
         if peer.transport == "UDP":
             if self.udp is not None and self.udp.transport is not None:
                 self.udp.transport.sendto(data, (peer.host, peer.port))
             return
-        key = (peer.host, peer.port)
+        key = peer
         conn = self.tcp_connections.get(key)
         if conn is not None:
             conn.send(data)
@@ -260,13 +278,21 @@ class SipTransports:
         task.add_done_callback(self._tasks.discard)
 
     async def _connect_tcp(self, peer: Peer) -> None:
-        key = (peer.host, peer.port)
+        key = peer
         loop = asyncio.get_running_loop()
+        tls = peer.transport == "TLS"
+        context = (self.tls_client_context or ssl.create_default_context()) if tls else None
         try:
             _, protocol = await asyncio.wait_for(
-                loop.create_connection(lambda: _TcpConnection(self), peer.host, peer.port), 5.0
+                loop.create_connection(
+                    lambda: _TcpConnection(self, peer.transport),
+                    peer.host,
+                    peer.port,
+                    ssl=context,
+                ),
+                5.0,
             )
-        except (OSError, TimeoutError):
+        except (OSError, TimeoutError, ssl.SSLError):
             self._pending_tcp.pop(key, None)
             self.on_connection_lost(peer)
             return
@@ -276,12 +302,14 @@ class SipTransports:
     async def close(self) -> None:
         if self.udp is not None and self.udp.transport is not None:
             self.udp.transport.close()
-        if self.tcp_server is not None:
-            self.tcp_server.close()
+        for server in (self.tcp_server, self.tls_server):
+            if server is not None:
+                server.close()
         for conn in list(self.tcp_connections.values()):
             if conn.transport is not None:
                 conn.transport.close()
-        if self.tcp_server is not None:
-            await self.tcp_server.wait_closed()
+        for server in (self.tcp_server, self.tls_server):
+            if server is not None:
+                await server.wait_closed()
         for task in list(self._tasks):
             task.cancel()
