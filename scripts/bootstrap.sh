@@ -15,6 +15,8 @@ if [ "$dev" = 1 ]; then
   command -v sipp >/dev/null || missing+=(sip-tester)
   command -v baresip >/dev/null || missing+=(baresip)
   command -v chromium >/dev/null || missing+=(chromium chromium-driver)
+  command -v rtpengine >/dev/null || missing+=(rtpengine-daemon)
+  command -v openssl >/dev/null || missing+=(openssl)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       say "installing system packages: ${missing[*]}"
