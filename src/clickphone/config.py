@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     rtp_timeout: float = 60.0
     ring_timeout: float = 60.0
     max_call_duration: float = 4 * 3600.0
+    # call recordings: files under recordings_dir (default <data_dir>/recordings)
+    recordings_dir: Path | None = None
+    recording_format: Literal["ogg", "mp3", "wav"] = "ogg"
+    recording_retention_interval: float = 3600.0  # seconds between retention sweeps
+    recording_share_ttl: int = 7 * 24 * 3600  # longest lifetime of a share link
 
     secret_key: str = ""
     admin_email: str = "admin@clickphone.local"
@@ -100,6 +105,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'clickphone.db'}"
+
+    @property
+    def recordings_root(self) -> Path:
+        return (self.recordings_dir or self.data_dir / "recordings").resolve()
 
     @property
     def effective_cookie_secure(self) -> bool:

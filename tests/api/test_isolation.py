@@ -18,6 +18,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/departments/{department_id}"): {"name": "Hijacked"},
     ("PATCH", "/api/v1/employees/{employee_id}"): {"full_name": "Hijacked"},
     ("POST", "/api/v1/employees/{employee_id}/devices"): {"label": "evil"},
+    ("POST", "/api/v1/recordings/{recording_id}/share"): {"ttl_seconds": 3600},
     ("PATCH", "/api/v1/devices/{device_id}"): {"label": "evil"},
     ("POST", "/api/v1/devices/{device_id}/rotate"): {},
     ("PATCH", "/api/v1/contacts/{contact_id}"): {"name": "Hijacked"},
@@ -89,6 +90,27 @@ async def _tenant_a(api: Api, database: Database) -> tuple[httpx.AsyncClient, di
         )
         await s.commit()
     ids["record_id"] = "a" * 32  # type: ignore[assignment]
+    ids["call_id"] = ids["record_id"]
+    # A recording rule and a recording of tenant A (share tokens are checked per tenant).
+    from clickphone.db.models import Recording, RecordingRule
+
+    async with database.session() as s:
+        rule = RecordingRule(tenant_id=ids["tenant_id"], number="+14155550100")
+        s.add(rule)
+        s.add(
+            Recording(
+                id="r" * 32,
+                tenant_id=ids["tenant_id"],
+                call_record_id="a" * 32,
+                sip_call_id="call-1",
+                path=f"{ids['tenant_id']}/r.ogg",
+                state="ready",
+            )
+        )
+        await s.commit()
+        ids["rule_id"] = rule.id
+    ids["recording_id"] = "r" * 32  # type: ignore[assignment]
+    ids["token"] = "r" * 32 + ".9999999999.forged"  # type: ignore[assignment]
     return a, ids
 
 

@@ -347,9 +347,7 @@ class CallRecord(Base):
     """
 
     __tablename__ = "call_records"
-    __table_args__ = (
-        Index("ix_call_records_tenant_started", "tenant_id", "started_at"),
-    )
+    __table_args__ = (Index("ix_call_records_tenant_started", "tenant_id", "started_at"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -500,19 +498,153 @@ class NumberRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# -- recordings (clickphone.recordings) -------------------------------------------------------
+RECORDING_STATES = ("recording", "ready", "failed")
+
+
+class RecordingSettings(Base):
+    """A tenant's recording defaults: record every call or not, and how long to keep files."""
+
+    __tablename__ = "recording_settings"
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    retention_days: Mapped[int] = mapped_column(Integer, default=90)
+
+
+class RecordingRule(Base):
+    """Recording on/off for one employee or one number; overrides the tenant's default.
+
+    Exactly one of ``employee_id`` and ``number`` is set. A number rule wins over an employee
+    rule, which wins over the tenant default."""
+
+    __tablename__ = "recording_rules"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "employee_id", "number"),
+        CheckConstraint("(employee_id IS NULL) <> (number IS NULL)", name="employee_or_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    employee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("employees.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[str | None] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Recording(Base):
+    """One recorded call (or part of a call, when recording was started on demand)."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (
+        CheckConstraint(_in("state", RECORDING_STATES), name="state"),
+        Index("ix_recordings_tenant_started", "tenant_id", "started_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_event_id)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    call_record_id: Mapped[str | None] = mapped_column(
+        ForeignKey("call_records.id", ondelete="SET NULL"), index=True
+    )
+    sip_call_id: Mapped[str] = mapped_column(String(500))
+    caller_employee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("employees.id", ondelete="SET NULL"), index=True
+    )
+    callee_employee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("employees.id", ondelete="SET NULL"), index=True
+    )
+    path: Mapped[str] = mapped_column(String(500))  # relative to <data_dir>/recordings
+    format: Mapped[str] = mapped_column(String(10), default="ogg")
+    state: Mapped[str] = mapped_column(String(20), default="recording")
+    on_demand: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    duration_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(String(500), default="")
+
+
+# -- statistics summaries (clickphone.stats) --------------------------------------------------
+# Kept up to date from the ``call.record`` outbox event; buckets are integer epoch units
+# (hour = epoch // 3600, day = epoch // 86400, minute = epoch // 60, month = yyyymm), UTC.
+
+
+class CallStatsHourly(Base):
+    __tablename__ = "call_stats_hourly"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(10), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    ring_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    talk_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class CallStatsEmployeeDaily(Base):
+    __tablename__ = "call_stats_employee_daily"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    employee_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(10), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    ring_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    talk_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class CallStatsNumberMonthly(Base):
+    __tablename__ = "call_stats_number_monthly"
+    __table_args__ = (Index("ix_call_stats_number_monthly_rank", "tenant_id", "month", "calls"),)
+
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    talk_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class CallStatsConcurrency(Base):
+    """Calls in progress during each minute (a call counts in every minute it overlaps)."""
+
+    __tablename__ = "call_stats_concurrency"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CallStatsApplied(Base):
+    """Call records already counted in the summaries (the event is delivered at least once)."""
+
+    __tablename__ = "call_stats_applied"
+
+    record_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
 __all__ = [
+    "BLOCK_DIRECTIONS",
     "DEFAULT_AUTH_ALGORITHMS",
     "NUMBER_STATES",
-    "ROLES",
-    "TENANT_KINDS",
-    "BLOCK_DIRECTIONS",
+    "RECORDING_STATES",
     "REQUEST_KINDS",
     "REQUEST_STATES",
+    "ROLES",
+    "TENANT_KINDS",
     "TRUNK_KINDS",
     "ApiToken",
     "Base",
     "BlockedNumber",
     "CallRecord",
+    "CallStatsApplied",
+    "CallStatsConcurrency",
+    "CallStatsEmployeeDaily",
+    "CallStatsHourly",
+    "CallStatsNumberMonthly",
     "Contact",
     "ContactNumber",
     "Department",
@@ -521,6 +653,9 @@ __all__ = [
     "NumberRequest",
     "OutboxEvent",
     "PhoneNumber",
+    "Recording",
+    "RecordingRule",
+    "RecordingSettings",
     "SipDevice",
     "SipRegistration",
     "Tenant",

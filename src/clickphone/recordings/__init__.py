@@ -1,0 +1,1 @@
+"""Call recordings: policy, media-plane recording, API, retention, share links."""
