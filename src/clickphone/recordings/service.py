@@ -306,9 +306,7 @@ class RecordingService:
                     await session.execute(
                         select(RecordingSettings.tenant_id, RecordingSettings.retention_days)
                     )
-                )
-                .tuples()
-                .all()
+                ).all()
             )
             conds = [
                 (Recording.tenant_id == tenant)
@@ -320,16 +318,12 @@ class RecordingService:
                 Recording.tenant_id.not_in(list(custom)) & (Recording.started_at < default_cut)
             )
             expired = (
-                (
-                    await session.execute(
-                        select(Recording.id, Recording.path)
-                        .where(or_(*conds), Recording.state != "recording")
-                        .limit(10000)
-                    )
+                await session.execute(
+                    select(Recording.id, Recording.path)
+                    .where(or_(*conds), Recording.state != "recording")
+                    .limit(10000)
                 )
-                .tuples()
-                .all()
-            )
+            ).all()
         if not expired:
             return 0
         for _, rel in expired:
