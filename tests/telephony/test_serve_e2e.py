@@ -53,7 +53,11 @@ def test_serve_cli_users_register_and_call(tmp_path: Path) -> None:
             alice.send("hangup")
             bob.call_state("DISCONNECTED")
             assert api.get("/api/v1/calls/active").json()["total"] == 0
-            log = api.get("/api/v1/calls", params={"outcome": "answered"}).json()
+            for _ in range(50):  # the record's final state commits right after the BYEs
+                log = api.get("/api/v1/calls", params={"outcome": "answered"}).json()
+                if log["items"]:
+                    break
+                time.sleep(0.1)
             assert [(r["caller"], r["callee"]) for r in log["items"]] == [("101", "102")]
             assert log["items"][0]["talk_seconds"] > 1.0
     finally:
