@@ -23,6 +23,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/devices/{device_id}/rotate"): {},
     ("PATCH", "/api/v1/contacts/{contact_id}"): {"name": "Hijacked"},
     ("PATCH", "/api/v1/numbers/{number_id}"): {"label": "evil"},
+    ("PATCH", "/api/v1/trunks/{trunk_id}"): {"name": "evil"},
+    ("POST", "/api/v1/store/requests/{request_id}/approve"): {},
+    ("POST", "/api/v1/store/requests/{request_id}/reject"): {},
 }
 
 
@@ -111,6 +114,18 @@ async def _tenant_a(api: Api, database: Database) -> tuple[httpx.AsyncClient, di
         ids["rule_id"] = rule.id
     ids["recording_id"] = "r" * 32  # type: ignore[assignment]
     ids["token"] = "r" * 32 + ".9999999999.forged"  # type: ignore[assignment]
+    # Trunks, blacklist entries and store orders of tenant A.
+    from clickphone.db.models import BlockedNumber, NumberRequest, Trunk
+
+    async with database.session() as s:
+        trunk = Trunk(name="alpha-own", kind="ip", host="192.0.2.10", tenant_id=ids["tenant_id"])
+        blocked = BlockedNumber(tenant_id=ids["tenant_id"], pattern="+14155550111")
+        order = NumberRequest(tenant_id=ids["tenant_id"], kind="tariff")
+        s.add_all([trunk, blocked, order])
+        await s.commit()
+        ids["trunk_id"] = trunk.id
+        ids["blocked_id"] = blocked.id
+        ids["request_id"] = order.id
     return a, ids
 
 
@@ -150,6 +165,8 @@ async def test_other_tenant_cannot_read_or_change_anything(
         "/api/v1/registrations",
         "/api/v1/tenants",
         "/api/v1/tokens",
+        "/api/v1/trunks",
+        "/api/v1/store/requests",
     ):
         r = await b.get(path)
         assert r.status_code == 200, (path, r.text)

@@ -11,10 +11,9 @@ def api_router() -> APIRouter:
     from clickphone.directory.api import router as directory
     from clickphone.numbers.api import router as numbers
     from clickphone.trunks.api import router as trunks
-    from clickphone.recordings.api import router as recordings
 
     router = APIRouter(prefix="/api/v1")
-    for r in (health, accounts, directory, numbers, calls, recordings, trunks):
+    for r in (health, accounts, directory, numbers, calls, trunks):
         router.include_router(r)
     return router
 

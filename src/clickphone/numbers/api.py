@@ -6,9 +6,19 @@ from fastapi import APIRouter, Response, status
 
 from clickphone.api.deps import CurrentActor, ListQueryDep, ServicesDep, SessionDep
 from clickphone.api.schemas import ERROR_RESPONSES, PageOut
-from clickphone.numbers.schemas import NumberIn, NumberOut, NumberPatch
+from clickphone.numbers.schemas import (
+    DecisionIn,
+    NumberIn,
+    NumberOut,
+    NumberPatch,
+    OrderIn,
+    OrderOut,
+    StoreNumberOut,
+)
+from clickphone.numbers.store import StoreService
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["numbers"])
+store = StoreService()
 
 
 @router.get("/numbers")
@@ -34,7 +44,12 @@ async def add_number(
 ) -> NumberOut:
     """Operator staff add a number to the inventory (assigned when tenant_id is given)."""
     row = await services.numbers.add(
-        session, actor, body.e164, tenant_id=body.tenant_id, label=body.label
+        session,
+        actor,
+        body.e164,
+        tenant_id=body.tenant_id,
+        label=body.label,
+        **body.model_dump(include={"city", "number_type", "monthly_fee", "setup_fee", "currency"}),
     )
     return NumberOut.model_validate(row)
 
@@ -66,3 +81,77 @@ async def delete_number(
 ) -> Response:
     await services.numbers.delete(session, actor, number_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/numbers/{number_id}/release")
+async def release_number(number_id: int, actor: CurrentActor, session: SessionDep) -> NumberOut:
+    """Give a number back: it rests in quarantine, then returns to the store."""
+    return NumberOut.model_validate(await store.release(session, actor, number_id))
+
+
+# -- the store ---------------------------------------------------------------------------
+
+
+@router.get("/store/numbers", tags=["store"])
+async def store_numbers(
+    actor: CurrentActor,
+    session: SessionDep,
+    lq: ListQueryDep,
+    country: str | None = None,
+    city: str | None = None,
+    number_type: str | None = None,
+) -> PageOut[StoreNumberOut]:
+    """Numbers for sale, by country, city and type, with their fees (minor units)."""
+    page = await store.catalogue(session, lq, country=country, city=city, number_type=number_type)
+    return PageOut[StoreNumberOut](
+        items=[StoreNumberOut.model_validate(n) for n in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post("/store/requests", status_code=status.HTTP_201_CREATED, tags=["store"])
+async def order(body: OrderIn, actor: CurrentActor, session: SessionDep) -> OrderOut:
+    """Order a number (reserved until the office decides), an SMS package, a tariff or a
+    call package."""
+    return OrderOut.model_validate(await store.order(session, actor, body.model_dump()))
+
+
+@router.get("/store/requests", tags=["store"])
+async def list_orders(
+    actor: CurrentActor, session: SessionDep, lq: ListQueryDep, state: str | None = None
+) -> PageOut[OrderOut]:
+    """A customer's orders; for operator staff, the office queue (``state=pending``)."""
+    page = await store.list_requests(session, actor, lq, state)
+    return PageOut[OrderOut](
+        items=[OrderOut.model_validate(r) for r in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/store/requests/{request_id}", tags=["store"])
+async def get_order(request_id: int, actor: CurrentActor, session: SessionDep) -> OrderOut:
+    return OrderOut.model_validate(await store.get(session, actor, request_id))
+
+
+@router.post("/store/requests/{request_id}/cancel", tags=["store"])
+async def cancel_order(request_id: int, actor: CurrentActor, session: SessionDep) -> OrderOut:
+    return OrderOut.model_validate(await store.cancel(session, actor, request_id))
+
+
+@router.post("/store/requests/{request_id}/approve", tags=["store"])
+async def approve_order(
+    request_id: int, body: DecisionIn, actor: CurrentActor, session: SessionDep
+) -> OrderOut:
+    """Office staff: assign the number, record the price for billing, notify the customer."""
+    return OrderOut.model_validate(await store.approve(session, actor, request_id, body.note))
+
+
+@router.post("/store/requests/{request_id}/reject", tags=["store"])
+async def reject_order(
+    request_id: int, body: DecisionIn, actor: CurrentActor, session: SessionDep
+) -> OrderOut:
+    return OrderOut.model_validate(await store.reject(session, actor, request_id, body.note))

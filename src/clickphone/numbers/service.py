@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -11,7 +14,10 @@ from clickphone.accounts.errors import Conflict, NotFound, PermissionDenied, Val
 from clickphone.accounts.scope import Actor, get_scoped, scoped
 from clickphone.bus.outbox import add_event
 from clickphone.db.listing import ListQuery, Page, paginate
-from clickphone.db.models import NUMBER_STATES, PhoneNumber, Tenant, User
+from clickphone.db.models import NUMBER_STATES, Employee, PhoneNumber, Tenant, User, utcnow
+from clickphone.numbers.store import QUARANTINE_DAYS
+
+CATALOGUE_FIELDS = ("city", "number_type", "monthly_fee", "setup_fee", "currency")
 
 
 def parse_e164(raw: str) -> tuple[str, str]:
@@ -35,12 +41,22 @@ class NumberService:
         *,
         tenant_id: int | None = None,
         label: str = "",
+        **catalogue: Any,
     ) -> PhoneNumber:
+        """``catalogue``: city, number_type, monthly_fee, setup_fee, currency."""
         actor.require_operator()
-        return await self.add_unchecked(session, e164, tenant_id=tenant_id, label=label)
+        return await self.add_unchecked(
+            session, e164, tenant_id=tenant_id, label=label, **catalogue
+        )
 
     async def add_unchecked(
-        self, session: AsyncSession, e164: str, *, tenant_id: int | None = None, label: str = ""
+        self,
+        session: AsyncSession,
+        e164: str,
+        *,
+        tenant_id: int | None = None,
+        label: str = "",
+        **catalogue: Any,
     ) -> PhoneNumber:
         """Add a number to the inventory (CLI/operator); assigned when a tenant is given."""
         number, country = parse_e164(e164)
@@ -52,6 +68,7 @@ class NumberService:
             tenant_id=tenant_id,
             label=label,
             state="assigned" if tenant_id is not None else "available",
+            **{k: v for k, v in catalogue.items() if k in CATALOGUE_FIELDS},
         )
         session.add(row)
         try:
@@ -109,7 +126,9 @@ class NumberService:
         fields: dict[str, object],
     ) -> PhoneNumber:
         row = await self.get(session, actor, ident)
-        operator_only = {"tenant_id", "state"} & fields.keys()
+        operator_only = ({"tenant_id", "state"} | set(CATALOGUE_FIELDS)) & {
+            k for k, v in fields.items() if v is not None or k in ("tenant_id", "state")
+        }
         if operator_only and not actor.is_operator:
             raise PermissionDenied("only operator staff may move numbers between tenants")
         if not actor.is_operator:
@@ -133,6 +152,20 @@ class NumberService:
                 if user is None or user.tenant_id != row.tenant_id:
                     raise ValidationFailed({"user_id": "no such user in the number's tenant"})
             row.user_id = uid  # type: ignore[assignment]
+        if "employee_id" in fields:
+            eid = fields["employee_id"]
+            if eid is not None:
+                employee = await session.get(Employee, eid)
+                if employee is None or employee.tenant_id != row.tenant_id:
+                    raise ValidationFailed(
+                        {"employee_id": "no such employee in the number's tenant"}
+                    )
+            row.employee_id = eid  # type: ignore[assignment]
+        for key in CATALOGUE_FIELDS:
+            if fields.get(key) is not None:
+                setattr(row, key, fields[key])
+        if "state" in fields and row.state == "quarantined" and row.quarantine_until is None:
+            row.quarantine_until = utcnow() + timedelta(days=QUARANTINE_DAYS)
         if "label" in fields and fields["label"] is not None:
             row.label = str(fields["label"])
         add_event(

@@ -1,0 +1,244 @@
+"""The number store: customers browse available numbers and order numbers or packages; the
+ClickPhone office approves (the number is assigned, the price recorded for billing, the
+customer notified) or rejects. Released numbers rest in quarantine before being sold again.
+
+States of a number: available -> reserved (ordered) -> assigned (approved) -> quarantined
+(released) -> available (after ``QUARANTINE_DAYS``). Requests: pending -> approved | rejected
+| cancelled.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clickphone.accounts.errors import Conflict, PermissionDenied, ValidationFailed
+from clickphone.accounts.scope import Actor, get_scoped, scoped
+from clickphone.bus.outbox import add_event
+from clickphone.db.listing import ListQuery, Page, paginate
+from clickphone.db.models import NumberRequest, PhoneNumber, utcnow
+
+QUARANTINE_DAYS = 30
+TEMPORARY_DAYS = 30
+NUMBER_KINDS = ("number", "temporary_number")
+
+
+class StoreService:
+    async def catalogue(
+        self,
+        session: AsyncSession,
+        q: ListQuery,
+        *,
+        country: str | None = None,
+        city: str | None = None,
+        number_type: str | None = None,
+    ) -> Page:
+        """Numbers for sale: available, or out of quarantine."""
+        now = utcnow()
+        stmt = select(PhoneNumber).where(
+            or_(
+                PhoneNumber.state == "available",
+                and_(
+                    PhoneNumber.state == "quarantined",
+                    PhoneNumber.quarantine_until.is_not(None),
+                    PhoneNumber.quarantine_until < now,
+                ),
+            )
+        )
+        if country:
+            stmt = stmt.where(PhoneNumber.country == country.upper())
+        if city:
+            stmt = stmt.where(PhoneNumber.city == city)
+        if number_type:
+            stmt = stmt.where(PhoneNumber.number_type == number_type)
+        return await paginate(
+            session,
+            stmt,
+            q,
+            sortable={
+                "e164": PhoneNumber.e164,
+                "monthly_fee": PhoneNumber.monthly_fee,
+                "city": PhoneNumber.city,
+            },
+            searchable=[PhoneNumber.e164, PhoneNumber.city],
+            default_sort="e164",
+        )
+
+    async def order(
+        self, session: AsyncSession, actor: Actor, fields: dict[str, Any]
+    ) -> NumberRequest:
+        if actor.tenant_id is None:
+            raise PermissionDenied("the office does not order from its own store")
+        kind = fields.get("kind") or "number"
+        number: PhoneNumber | None = None
+        if kind in NUMBER_KINDS:
+            number_id = fields.get("number_id")
+            number = await session.get(PhoneNumber, number_id) if number_id else None
+            if number is None:
+                raise ValidationFailed({"number_id": "choose a number from the store"})
+            if not _for_sale(number):
+                raise Conflict(
+                    f"{number.e164} is no longer available", error_id="conflict.number_taken"
+                )
+            number.state = "reserved"
+            number.tenant_id = None
+            number.user_id = None
+            number.quarantine_until = None
+        elif fields.get("number_id") is not None:
+            raise ValidationFailed({"number_id": "only number orders name a number"})
+        request = NumberRequest(
+            tenant_id=actor.tenant_id,
+            user_id=actor.user_id,
+            kind=kind,
+            number_id=number.id if number is not None else None,
+            details=dict(fields.get("details") or {}),
+            comment=fields.get("comment") or "",
+            state="pending",
+            monthly_fee=number.monthly_fee if number is not None else 0,
+            setup_fee=number.setup_fee if number is not None else 0,
+            currency=number.currency if number is not None else "RUB",
+        )
+        session.add(request)
+        await session.flush()
+        add_event(
+            session,
+            "store.request.created",
+            {"request_id": request.id, "kind": kind, "number_id": request.number_id},
+            tenant_id=actor.tenant_id,
+        )
+        await session.commit()
+        return request
+
+    async def list_requests(
+        self, session: AsyncSession, actor: Actor, q: ListQuery, state: str | None = None
+    ) -> Page:
+        """A customer's orders; for operator staff, the office queue of every customer."""
+        stmt = scoped(select(NumberRequest), NumberRequest, actor)
+        if state:
+            stmt = stmt.where(NumberRequest.state == state)
+        return await paginate(
+            session,
+            stmt,
+            q,
+            sortable={"id": NumberRequest.id, "created_at": NumberRequest.created_at},
+            searchable=[NumberRequest.comment, NumberRequest.kind],
+            default_sort="id",
+        )
+
+    async def get(self, session: AsyncSession, actor: Actor, ident: int) -> NumberRequest:
+        return await get_scoped(session, NumberRequest, ident, actor)
+
+    async def cancel(self, session: AsyncSession, actor: Actor, ident: int) -> NumberRequest:
+        request = await self._pending(session, actor, ident)
+        if not actor.is_operator and request.user_id != actor.user_id:
+            actor.require_manager()
+        request.state = "cancelled"
+        request.decided_at = utcnow()
+        await self._unreserve(session, request)
+        await session.commit()
+        return request
+
+    async def approve(
+        self, session: AsyncSession, actor: Actor, ident: int, note: str = ""
+    ) -> NumberRequest:
+        actor.require_operator()
+        request = await self._pending(session, actor, ident)
+        now = utcnow()
+        if request.number_id is not None:
+            number = await session.get(PhoneNumber, request.number_id)
+            if number is None or number.state != "reserved":
+                raise Conflict("the ordered number is gone", error_id="conflict.number_taken")
+            number.state = "assigned"
+            number.tenant_id = request.tenant_id
+            if request.kind == "temporary_number":
+                number.user_id = request.user_id
+                days = int(request.details.get("days") or TEMPORARY_DAYS)
+                request.expires_at = now + timedelta(days=max(1, min(days, 365)))
+        request.state = "approved"
+        request.decided_by = actor.user_id
+        request.decided_at = now
+        request.decision_note = note
+        payload = {
+            "request_id": request.id,
+            "kind": request.kind,
+            "number_id": request.number_id,
+            "monthly_fee": request.monthly_fee,
+            "setup_fee": request.setup_fee,
+            "currency": request.currency,
+        }
+        # billing charges from this event; notify tells the customer
+        add_event(session, "store.request.approved", payload, tenant_id=request.tenant_id)
+        await session.commit()
+        return request
+
+    async def reject(
+        self, session: AsyncSession, actor: Actor, ident: int, note: str = ""
+    ) -> NumberRequest:
+        actor.require_operator()
+        request = await self._pending(session, actor, ident)
+        request.state = "rejected"
+        request.decided_by = actor.user_id
+        request.decided_at = utcnow()
+        request.decision_note = note
+        await self._unreserve(session, request)
+        add_event(
+            session,
+            "store.request.rejected",
+            {"request_id": request.id, "kind": request.kind, "note": note},
+            tenant_id=request.tenant_id,
+        )
+        await session.commit()
+        return request
+
+    async def release(self, session: AsyncSession, actor: Actor, number_id: int) -> PhoneNumber:
+        """The customer gives a number back: it rests in quarantine before resale."""
+        number = await get_scoped(session, PhoneNumber, number_id, actor)
+        if not actor.is_operator:
+            actor.require_manager()
+        if number.state != "assigned":
+            raise Conflict(f"{number.e164} is not assigned", error_id="conflict.not_assigned")
+        tenant_id = number.tenant_id
+        number.state = "quarantined"
+        number.quarantine_until = utcnow() + timedelta(days=QUARANTINE_DAYS)
+        number.tenant_id = None
+        number.user_id = None
+        number.employee_id = None
+        add_event(
+            session,
+            "number.released",
+            {"number_id": number.id, "e164": number.e164},
+            tenant_id=tenant_id,
+        )
+        await session.commit()
+        return number
+
+    async def _pending(self, session: AsyncSession, actor: Actor, ident: int) -> NumberRequest:
+        request = await self.get(session, actor, ident)
+        if request.state != "pending":
+            raise Conflict(
+                f"the request is already {request.state}", error_id="conflict.request_decided"
+            )
+        return request
+
+    async def _unreserve(self, session: AsyncSession, request: NumberRequest) -> None:
+        if request.number_id is None:
+            return
+        number = await session.get(PhoneNumber, request.number_id)
+        if number is not None and number.state == "reserved":
+            number.state = "available"
+
+
+def _for_sale(number: PhoneNumber) -> bool:
+    if number.state == "available":
+        return True
+    return (
+        number.state == "quarantined"
+        and number.quarantine_until is not None
+        and number.quarantine_until < utcnow()
+    )
+
+
+__all__ = ["StoreService"]
