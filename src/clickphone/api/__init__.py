@@ -10,10 +10,12 @@ def api_router() -> APIRouter:
     from clickphone.calls.api import router as calls
     from clickphone.directory.api import router as directory
     from clickphone.numbers.api import router as numbers
+    from clickphone.recordings.api import router as recordings
+    from clickphone.stats.api import router as stats
     from clickphone.trunks.api import router as trunks
 
     router = APIRouter(prefix="/api/v1")
-    for r in (health, accounts, directory, numbers, calls, trunks):
+    for r in (health, accounts, directory, numbers, calls, recordings, stats, trunks):
         router.include_router(r)
     return router
 

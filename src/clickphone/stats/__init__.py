@@ -1,0 +1,1 @@
+"""Call statistics: summary tables kept current from call.record events, and queries."""

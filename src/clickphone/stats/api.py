@@ -1,0 +1,301 @@
+"""/api/v1/stats: call statistics of a company, read from the summary tables.
+
+Every route takes ``from``/``to`` (UTC datetimes, ``to`` exclusive; default the last 30
+days) and answers for the actor's company (operator staff name ``tenant_id``). Company owners
+and admins only. The router's lifespan starts the :class:`StatsAggregator`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Query
+from pydantic import BaseModel
+from sqlalchemy import case, func, select
+
+from clickphone.accounts.scope import Actor
+from clickphone.api.deps import CurrentActor, SessionDep
+from clickphone.api.schemas import ERROR_RESPONSES
+from clickphone.db.models import (
+    CallStatsConcurrency,
+    CallStatsEmployeeDaily,
+    CallStatsHourly,
+    CallStatsNumberMonthly,
+    Department,
+    Employee,
+    User,
+)
+from clickphone.stats.service import StatsAggregator, epoch, month_of
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    services = app.state.services
+    aggregator = StatsAggregator(services.database, services.bus)
+    services.extra["stats"] = aggregator
+    await aggregator.start()
+    try:
+        yield
+    finally:
+        await aggregator.stop()
+
+
+router = APIRouter(prefix="/stats", responses=ERROR_RESPONSES, tags=["stats"], lifespan=lifespan)
+
+Direction = Literal["internal", "incoming", "outgoing"]
+
+
+class Period:
+    def __init__(
+        self,
+        actor: CurrentActor,
+        date_from: Annotated[datetime | None, Query(alias="from")] = None,
+        date_to: Annotated[datetime | None, Query(alias="to")] = None,
+        tenant_id: Annotated[int | None, Query()] = None,
+        direction: Annotated[Direction | None, Query()] = None,
+    ) -> None:
+        actor.require_manager()
+        self.tenant_id = actor.tenant_for_create(tenant_id)
+        now = datetime.now(UTC)
+        self.end = date_to or now
+        self.start = date_from or (self.end - timedelta(days=30))
+        if self.start.tzinfo is None:
+            self.start = self.start.replace(tzinfo=UTC)
+        if self.end.tzinfo is None:
+            self.end = self.end.replace(tzinfo=UTC)
+        self.direction = direction
+        self.actor: Actor = actor
+
+    def seconds(self) -> tuple[int, int]:
+        return epoch(self.start), epoch(self.end)
+
+
+PeriodDep = Annotated[Period, Depends(Period)]
+
+
+class Totals(BaseModel):
+    calls: int = 0
+    answered: int = 0
+    missed: int = 0
+    busy: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    missed_rate: float = 0.0
+    avg_ring_seconds: float = 0.0
+    avg_talk_seconds: float = 0.0
+    talk_seconds: float = 0.0
+
+
+def _agg(table: Any) -> list[Any]:
+    """Aggregate columns shared by the summary tables (same order as Totals' fields)."""
+
+    def count(outcome: str) -> Any:
+        return func.sum(case((table.outcome == outcome, table.calls), else_=0))
+
+    return [
+        func.sum(table.calls),
+        count("answered"),
+        count("missed"),
+        count("busy"),
+        count("failed"),
+        count("cancelled"),
+        func.sum(table.ring_seconds),
+        func.sum(table.talk_seconds),
+    ]
+
+
+def _totals(row: Any) -> Totals:
+    calls, answered, missed, busy, failed, cancelled, ring, talk = ((v or 0) for v in row[-8:])
+    calls = int(calls)
+    return Totals(
+        calls=calls,
+        answered=int(answered),
+        missed=int(missed),
+        busy=int(busy),
+        failed=int(failed),
+        cancelled=int(cancelled),
+        missed_rate=round(missed / calls, 4) if calls else 0.0,
+        avg_ring_seconds=round(float(ring) / calls, 2) if calls else 0.0,
+        avg_talk_seconds=round(float(talk) / answered, 2) if answered else 0.0,
+        talk_seconds=round(float(talk), 1),
+    )
+
+
+def _hourly(p: Period) -> Any:
+    h = CallStatsHourly
+    start, end = p.seconds()
+    stmt = select().where(
+        h.tenant_id == p.tenant_id, h.hour >= start // 3600, h.hour < -(-end // 3600)
+    )
+    if p.direction is not None:
+        stmt = stmt.where(h.direction == p.direction)
+    return stmt
+
+
+@router.get("/summary")
+async def summary(session: SessionDep, p: PeriodDep) -> Totals:
+    """Totals of the period: calls by outcome, missed-call rate, average wait and talk."""
+    row = (await session.execute(_hourly(p).add_columns(*_agg(CallStatsHourly)))).one()
+    return _totals(row)
+
+
+class SeriesPoint(Totals):
+    bucket: datetime
+
+
+@router.get("/calls")
+async def calls_over_time(
+    session: SessionDep,
+    p: PeriodDep,
+    step: Literal["hour", "day"] = "day",
+    tz_hours: Annotated[int, Query(ge=-12, le=14)] = 0,
+) -> list[SeriesPoint]:
+    """Calls per hour or per day (days start at midnight ``tz_hours`` from UTC)."""
+    h = CallStatsHourly
+    size = 1 if step == "hour" else 24
+    bucket = ((h.hour + tz_hours) / size) if size > 1 else h.hour
+    bucket = func.floor(bucket) if size > 1 else bucket
+    stmt = _hourly(p).add_columns(bucket.label("b"), *_agg(h)).group_by("b").order_by("b")
+    out = []
+    for row in (await session.execute(stmt)).all():
+        seconds = int(row[0]) * size * 3600 - (tz_hours * 3600 if size > 1 else 0)
+        out.append(
+            SeriesPoint(bucket=datetime.fromtimestamp(seconds, UTC), **_totals(row).model_dump())
+        )
+    return out
+
+
+class DirectionRow(Totals):
+    direction: str
+
+
+@router.get("/directions")
+async def by_direction(session: SessionDep, p: PeriodDep) -> list[DirectionRow]:
+    h = CallStatsHourly
+    stmt = _hourly(p).add_columns(h.direction, *_agg(h)).group_by(h.direction)
+    rows = (await session.execute(stmt)).all()
+    return [DirectionRow(direction=r[0], **_totals(r).model_dump()) for r in rows]
+
+
+def _daily(p: Period) -> Any:
+    d = CallStatsEmployeeDaily
+    start, end = p.seconds()
+    stmt = select().where(
+        d.tenant_id == p.tenant_id, d.day >= start // 86400, d.day < -(-end // 86400)
+    )
+    if p.direction is not None:
+        stmt = stmt.where(d.direction == p.direction)
+    return stmt
+
+
+class EmployeeRow(Totals):
+    employee_id: int
+    name: str
+    extension: str | None
+    department_id: int | None
+
+
+@router.get("/employees")
+async def by_employee(session: SessionDep, p: PeriodDep) -> list[EmployeeRow]:
+    """Per employee (whole UTC days): calls made or received, by outcome, wait and talk."""
+    d = CallStatsEmployeeDaily
+    sub = _daily(p).add_columns(d.employee_id.label("eid"), *_agg(d)).group_by(d.employee_id)
+    sub = sub.subquery()
+    cols = list(sub.c)[1:]
+    stmt = (
+        select(sub.c.eid, User.full_name, Employee.extension, Employee.department_id, *cols)
+        .join(Employee, Employee.id == sub.c.eid)
+        .join(User, User.id == Employee.user_id)
+        .order_by(cols[0].desc())
+    )
+    return [
+        EmployeeRow(
+            employee_id=r[0],
+            name=r[1],
+            extension=r[2],
+            department_id=r[3],
+            **_totals(r).model_dump(),
+        )
+        for r in (await session.execute(stmt)).all()
+    ]
+
+
+class DepartmentRow(Totals):
+    department_id: int | None
+    name: str
+
+
+@router.get("/departments")
+async def by_department(session: SessionDep, p: PeriodDep) -> list[DepartmentRow]:
+    """Per department of the employees (their current department)."""
+    d = CallStatsEmployeeDaily
+    stmt = (
+        _daily(p)
+        .add_columns(Employee.department_id, Department.name, *_agg(d))
+        .join(Employee, Employee.id == d.employee_id)
+        .outerjoin(Department, Department.id == Employee.department_id)
+        .group_by(Employee.department_id, Department.name)
+    )
+    return [
+        DepartmentRow(department_id=r[0], name=r[1] or "", **_totals(r).model_dump())
+        for r in (await session.execute(stmt)).all()
+    ]
+
+
+class LoadPoint(BaseModel):
+    bucket: datetime
+    max_concurrent: int
+
+
+@router.get("/load")
+async def load(
+    session: SessionDep,
+    p: PeriodDep,
+    step: Literal["minute", "hour", "day"] = "hour",
+) -> list[LoadPoint]:
+    """Calls in progress over time: the busiest minute of each step."""
+    c = CallStatsConcurrency
+    start, end = p.seconds()
+    size = {"minute": 1, "hour": 60, "day": 1440}[step]
+    bucket = func.floor(c.minute / size) if size > 1 else c.minute
+    stmt = (
+        select(bucket.label("b"), func.max(c.calls))
+        .where(c.tenant_id == p.tenant_id, c.minute >= start // 60, c.minute < -(-end // 60))
+        .group_by("b")
+        .order_by("b")
+    )
+    return [
+        LoadPoint(bucket=datetime.fromtimestamp(int(r[0]) * size * 60, UTC), max_concurrent=r[1])
+        for r in (await session.execute(stmt)).all()
+    ]
+
+
+class NumberRow(BaseModel):
+    number: str
+    calls: int
+    answered: int
+    talk_seconds: float
+
+
+@router.get("/top-numbers")
+async def top_numbers(
+    session: SessionDep,
+    p: PeriodDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> list[NumberRow]:
+    """External numbers with the most calls (whole calendar months of the period)."""
+    n = CallStatsNumberMonthly
+    stmt = select(n.number, func.sum(n.calls), func.sum(n.answered), func.sum(n.talk_seconds))
+    stmt = stmt.where(
+        n.tenant_id == p.tenant_id,
+        n.month >= month_of(p.start),
+        n.month <= month_of(p.end - timedelta(microseconds=1)),
+    )
+    stmt = stmt.group_by(n.number).order_by(func.sum(n.calls).desc(), n.number).limit(limit)
+    return [
+        NumberRow(number=r[0], calls=int(r[1]), answered=int(r[2]), talk_seconds=float(r[3]))
+        for r in (await session.execute(stmt)).all()
+    ]
