@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query
 from pydantic import BaseModel
 from sqlalchemy import case, func, select
 
+from clickphone.accounts.errors import ValidationFailed
 from clickphone.accounts.scope import Actor
 from clickphone.api.deps import CurrentActor, SessionDep
 from clickphone.api.schemas import ERROR_RESPONSES
@@ -74,6 +75,15 @@ class Period:
 
 
 PeriodDep = Annotated[Period, Depends(Period)]
+
+
+MAX_SPAN = {"minute": timedelta(days=2), "hour": timedelta(days=31)}
+
+
+def _limit_span(p: Period, step: str) -> None:
+    span = MAX_SPAN.get(step)
+    if span is not None and p.end - p.start > span:
+        raise ValidationFailed({"step": f"{step} steps cover at most {span.days} days"})
 
 
 class Totals(BaseModel):
@@ -153,7 +163,9 @@ async def calls_over_time(
     step: Literal["hour", "day"] = "day",
     tz_hours: Annotated[int, Query(ge=-12, le=14)] = 0,
 ) -> list[SeriesPoint]:
-    """Calls per hour or per day (days start at midnight ``tz_hours`` from UTC)."""
+    """Calls per hour or per day (days start at midnight ``tz_hours`` from UTC); hourly
+    series cover at most 31 days."""
+    _limit_span(p, step)
     h = CallStatsHourly
     size = 1 if step == "hour" else 24
     bucket = ((h.hour + tz_hours) / size) if size > 1 else h.hour
@@ -256,7 +268,9 @@ async def load(
     p: PeriodDep,
     step: Literal["minute", "hour", "day"] = "hour",
 ) -> list[LoadPoint]:
-    """Calls in progress over time: the busiest minute of each step."""
+    """Calls in progress over time: the busiest minute of each step (minute steps cover at
+    most 2 days, hour steps 31 days)."""
+    _limit_span(p, step)
     c = CallStatsConcurrency
     start, end = p.seconds()
     size = {"minute": 1, "hour": 60, "day": 1440}[step]
