@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import or_, select
+from sqlalchemy import Select, func, or_, select
 
 from clickphone.accounts.errors import NotFound
 from clickphone.accounts.scope import scoped
@@ -75,23 +78,17 @@ class CallRecordOut(BaseModel):
 Outcome = Literal["answered", "missed", "busy", "failed", "cancelled", "in_progress"]
 
 
-@router.get("/calls")
-async def call_log(
+async def _call_log_query(
     actor: CurrentActor,
     session: SessionDep,
-    lq: ListQueryDep,
     date_from: Annotated[datetime | None, Query(alias="from")] = None,
     date_to: Annotated[datetime | None, Query(alias="to")] = None,
     outcome: Annotated[list[Outcome] | None, Query()] = None,
     direction: Annotated[Literal["internal", "incoming", "outgoing"] | None, Query()] = None,
     employee_id: Annotated[int | None, Query()] = None,
     extension: Annotated[str | None, Query(max_length=16)] = None,
-) -> PageOut[CallRecordOut]:
-    """The call log, newest first by default. ``q`` searches caller/callee number and name.
-
-    Company owners and admins see every call of the company; an employee sees the calls
-    they made or received.
-    """
+) -> Select[Any]:
+    """The call-log filters, shared by the list and its exports."""
     stmt = scoped(select(CallRecord), CallRecord, actor)
     if not actor.can_manage_tenant:
         own = select(Employee.id).where(Employee.user_id == actor.user_id)
@@ -115,6 +112,23 @@ async def call_log(
         )
     if extension is not None:
         stmt = stmt.where(or_(CallRecord.caller == extension, CallRecord.callee == extension))
+    return stmt
+
+
+CallLogQuery = Annotated[Select[Any], Depends(_call_log_query)]
+
+
+@router.get("/calls")
+async def call_log(
+    session: SessionDep, lq: ListQueryDep, stmt: CallLogQuery
+) -> PageOut[CallRecordOut]:
+    """The call log, newest first by default. ``q`` searches caller/callee number and name.
+    Filters: ``from``/``to``, ``outcome`` (repeatable), ``direction``, ``employee_id``,
+    ``extension``.
+
+    Company owners and admins see every call of the company; an employee sees the calls
+    they made or received.
+    """
     page = await paginate(
         session,
         stmt,
@@ -133,6 +147,59 @@ async def call_log(
         total=page.total,
         limit=page.limit,
         offset=page.offset,
+    )
+
+
+CSV_COLUMNS = (
+    "started_at",
+    "direction",
+    "caller",
+    "caller_name",
+    "callee",
+    "outcome",
+    "ring_seconds",
+    "talk_seconds",
+    "answered_at",
+    "ended_at",
+    "end_reason",
+    "id",
+)
+
+
+@router.get("/calls/export.csv", response_class=StreamingResponse)
+async def call_log_csv(
+    session: SessionDep, stmt: CallLogQuery, q: Annotated[str | None, Query()] = None
+) -> StreamingResponse:
+    """The filtered call log as CSV (UTF-8 with BOM for spreadsheets), newest first."""
+    if q:
+        pattern = f"%{q.strip().lower()}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(CallRecord.caller).like(pattern),
+                func.lower(CallRecord.callee).like(pattern),
+                func.lower(CallRecord.caller_name).like(pattern),
+            )
+        )
+    rows = (
+        await session.scalars(
+            stmt.order_by(CallRecord.started_at.desc(), CallRecord.id.desc()).limit(100_000)
+        )
+    ).all()
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    writer = csv.writer(buf)
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow(
+            [
+                v.isoformat() if isinstance(v, datetime) else v
+                for v in (getattr(r, c) for c in CSV_COLUMNS)
+            ]
+        )
+    return StreamingResponse(
+        iter([buf.getvalue().encode()]),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="calls.csv"'},
     )
 
 
