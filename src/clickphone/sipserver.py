@@ -56,7 +56,8 @@ class SipServerConfig:
     auth_window: float = 60.0
     auth_block_for: float = 300.0
     expiry_sweep_interval: float = 30.0
-    nat_keepalive_interval: float = 20.0  # CRLF to UDP phones behind NAT keeps their pinhole
+    nat_keepalive_interval: float = 20.0
+    max_pending_registers: int = 2000  # above this, REGISTER gets 503 + Retry-After  # CRLF to UDP phones behind NAT keeps their pinhole
     calls: CallSettings | None = None
 
 
@@ -115,6 +116,7 @@ class SipServer:
         self.address: tuple[str, int] | None = None
         self.started_at: float | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._registers_pending = 0
         self._sweeper: asyncio.Task[None] | None = None
         self._pinger: asyncio.Task[None] | None = None
 
@@ -190,6 +192,14 @@ class SipServer:
                 self.endpoint.send_response(event.tx, make_response(req, status, reason))
                 return
             if req.method == "REGISTER":
+                if self._registers_pending >= self.config.max_pending_registers:
+                    # A registration storm (e.g. after an outage): shed load, phones retry.
+                    self.endpoint.send_response(
+                        event.tx,
+                        make_response(req, 503, extra_headers=[("Retry-After", "5")]),
+                    )
+                    return
+                self._registers_pending += 1
                 self._spawn(self._register(event))
                 return
             if req.method == "OPTIONS" and not req.to.tag:
@@ -215,6 +225,8 @@ class SipServer:
         except Exception:
             log.exception("x registrar failed call-id=%s", event.request.get("Call-ID"))
             response = make_response(event.request, 500)
+        finally:
+            self._registers_pending -= 1
         if not event.tx.terminated:
             self.endpoint.send_response(event.tx, response)
 

@@ -19,7 +19,7 @@ MIN_EXPIRES = 60
 MAX_EXPIRES = 3600
 
 
-@dataclass
+@dataclass(slots=True)
 class Binding:
     username: str
     contact: str  # the Contact URI as the phone wrote it
@@ -53,6 +53,7 @@ class RegisterOutcome:
     current: list[Binding]
     upserted: list[Binding] = field(default_factory=list)
     removed: list[Binding] = field(default_factory=list)
+    added: int = 0  # how many of ``upserted`` are new contacts (not refreshes)
 
 
 def _contact_host(uri: str) -> str:
@@ -104,6 +105,7 @@ class BindingTable:
         existing = [b for b in existing if b.expires_at > now]
         removed: list[Binding] = []
         upserted: list[Binding] = []
+        added = 0
 
         if any(c.strip() == "*" for c in raw_contacts):
             if len(raw_contacts) != 1 or header_expires != 0:
@@ -132,6 +134,8 @@ class BindingTable:
                 raise RegisterError(500, "Out of order CSeq")
             if match is not None:
                 existing.remove(match)
+            elif expires:
+                added += 1
             if expires == 0:
                 if match is not None:
                     removed.append(match)
@@ -165,7 +169,7 @@ class BindingTable:
             self.by_user[username] = current
         else:
             self.by_user.pop(username, None)
-        return RegisterOutcome(list(current), upserted, removed)
+        return RegisterOutcome(list(current), upserted, removed, added)
 
 
 def _parse_expires(value: str | None) -> int | None:

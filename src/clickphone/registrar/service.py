@@ -72,7 +72,8 @@ class Registrar:
             self.store.upsert(device, b)
         for b in result.removed:
             self.store.delete(device, b)
-        if result.upserted or result.removed:
+        if result.added or result.removed:
+            # Online/offline changed (a refresh of a known contact changes nothing visible).
             log.info(
                 "- %s registered %d contact(s) from %s:%s/%s call-id=%s",
                 device.username,

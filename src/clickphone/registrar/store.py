@@ -26,7 +26,7 @@ from clickphone.sip.transaction import Peer
 log = logging.getLogger("clickphone.registrar")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeviceInfo:
     id: int
     tenant_id: int
@@ -41,7 +41,17 @@ class DeviceInfo:
 
 
 class DeviceDirectory:
-    def __init__(self, database: Database, *, ttl: float = 30.0, max_entries: int = 200_000):
+    """Device credentials by SIP username, cached.
+
+    Found devices stay cached for ``ttl`` (an hour: phones refresh their registrations more
+    often than that, and a miss costs a database query); changes made through the API arrive
+    as bus events and clear the cache at once (``invalidate``). Unknown names are cached for
+    5 s only, so a device created by the CLI in another process can register quickly.
+    """
+
+    def __init__(
+        self, database: Database, *, ttl: float = 3600.0, max_entries: int = 200_000
+    ) -> None:
         self.database = database
         self.ttl = ttl
         self.max_entries = max_entries

@@ -141,8 +141,21 @@ REASON_PHRASES: dict[int, str] = {
 }
 
 
+_CANONICAL_CACHE: dict[str, str] = {}
+
+
 def canonical_name(name: str) -> str:
     """Return the canonical spelling of a header name (compact forms expanded)."""
+    cached = _CANONICAL_CACHE.get(name)
+    if cached is not None:
+        return cached
+    result = _canonical_name(name)
+    if len(_CANONICAL_CACHE) < 4096:  # bounded: names come from the network
+        _CANONICAL_CACHE[name] = result
+    return result
+
+
+def _canonical_name(name: str) -> str:
     low = name.lower()
     if len(low) == 1 and low in COMPACT_FORMS:
         return COMPACT_FORMS[low]
