@@ -668,12 +668,14 @@ async def start_rtpengine(
     extra: tuple[str, ...] = (),
     ready_timeout: float = 10.0,
 ) -> RtpengineProcess:
-    """Start a userspace-only rtpengine (``--table=-1``) on ``host`` with its ng listener on
+    """Start a userspace-only rtpengine (``--table=-1``, ``--config-file=none``: not the
+    packaged /etc/rtpengine/rtpengine.conf) on ``host`` with its ng listener on
     ``ng_port`` (default: a free UDP port), and wait until it answers ``ping``.
     ``--delete-delay=0`` frees a deleted session's ports at once. Its log goes to
     ``log_path`` (else discarded)."""
     ng_port = ng_port or _free_udp_port(host)
     args = [
+        "--config-file=none",
         "--table=-1",
         "--foreground",
         "--log-stderr",
