@@ -14,7 +14,13 @@ from sqlalchemy import select
 from clickphone.db import Database
 from clickphone.db.models import CallRecord, Employee, Recording, RecordingSettings
 from clickphone.recordings.service import RecordingService, ShareSigner
-from conftest import Api, assert_error
+
+
+def assert_error(response: Any, status: int, error_id: str) -> None:
+    # tests/conftest.py has the same helper, but ``from conftest import`` resolves to
+    # tests/media/conftest.py once the media tests are collected: keep a local copy
+    assert response.status_code == status, response.text
+    assert response.json()["error_id"] == error_id, response.text
 
 
 @pytest.fixture
@@ -34,7 +40,7 @@ async def service(app: Any, database: Database, tmp_path: Path) -> AsyncIterator
     await svc.stop()
 
 
-async def _seed(api: Api, database: Database, service: RecordingService) -> dict[str, Any]:
+async def _seed(api: Any, database: Database, service: RecordingService) -> dict[str, Any]:
     owner = await api.signup_company("Rec Co", "rec-owner@example.com")
     tenant_id = (await owner.get("/api/v1/me")).json()["tenant"]["id"]
     emp_ids = []
@@ -93,7 +99,7 @@ async def _seed(api: Api, database: Database, service: RecordingService) -> dict
 
 
 async def test_list_usage_playback_share_roles(
-    api: Api, database: Database, service: RecordingService
+    api: Any, database: Database, service: RecordingService
 ) -> None:
     d = await _seed(api, database, service)
     owner = d["owner"]
@@ -154,7 +160,7 @@ async def test_list_usage_playback_share_roles(
 
 
 async def test_settings_rules_and_retention(
-    api: Api, database: Database, service: RecordingService
+    api: Any, database: Database, service: RecordingService
 ) -> None:
     d = await _seed(api, database, service)
     owner = d["owner"]

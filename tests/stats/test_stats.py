@@ -10,12 +10,18 @@ from clickphone.bus.events import Event
 from clickphone.db import Database
 from clickphone.db.models import CallRecord
 from clickphone.stats.service import StatsAggregator
-from conftest import Api, assert_error
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, 09:00 UTC
 
 
-async def _seed(api: Api, database: Database) -> dict[str, Any]:
+def assert_error(response: Any, status: int, error_id: str) -> None:
+    # tests/conftest.py has the same helper, but ``from conftest import`` resolves to
+    # tests/media/conftest.py once the media tests are collected: keep a local copy
+    assert response.status_code == status, response.text
+    assert response.json()["error_id"] == error_id, response.text
+
+
+async def _seed(api: Any, database: Database) -> dict[str, Any]:
     owner = await api.signup_company("Stat Co", "stat-owner@example.com")
     tenant_id = (await owner.get("/api/v1/me")).json()["tenant"]["id"]
     dep = (await owner.post("/api/v1/departments", json={"name": "Sales"})).json()["id"]
@@ -69,7 +75,7 @@ async def _seed(api: Api, database: Database) -> dict[str, Any]:
     return {"owner": owner, "tenant_id": tenant_id, "ann": ann, "ben": ben, "ids": rows}
 
 
-async def test_summaries_and_routes(api: Api, app: Any, database: Database) -> None:
+async def test_summaries_and_routes(api: Any, app: Any, database: Database) -> None:
     d = await _seed(api, database)
     agg = StatsAggregator(database, app.state.services.bus)
     await agg.start()
