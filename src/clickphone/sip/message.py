@@ -9,8 +9,9 @@ Header values are stored as received (after unfolding), in order, one entry per 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from clickphone.sip.errors import SipPeerError
 from clickphone.sip.uri import parse_host, parse_port, uri_scheme
@@ -142,6 +143,8 @@ REASON_PHRASES: dict[int, str] = {
 
 
 _CANONICAL_CACHE: dict[str, str] = {}
+_BAD_URI_CHAR_RE = re.compile(r'[\s<>"]')
+_SPACE_RE = re.compile(r"\s")
 
 
 def canonical_name(name: str) -> str:
@@ -311,7 +314,7 @@ class Via:
             raise SipPeerError(f"malformed Via transport {transport[:20]!r}")
         sent_by, semi, param_text = rest.partition(";")
         sent_by = _COLON_LWS_RE.sub(":", sent_by.strip())
-        if not sent_by or any(ch.isspace() for ch in sent_by):
+        if not sent_by or _SPACE_RE.search(sent_by):
             raise SipPeerError(f"malformed Via sent-by {sent_by[:60]!r}")
         host, port = split_host_port(sent_by)
         parse_host(host)
@@ -406,7 +409,7 @@ class NameAddr:
             if "?" in uri or "," in uri:
                 raise SipPeerError(f"URI with '?' or ',' must be in <>: {uri[:80]!r}")
             params = parse_params(semi + param_text, strict=True)
-        if uri_scheme(uri) is None or any(ch.isspace() or ch in '<>"' for ch in uri):
+        if uri_scheme(uri) is None or _BAD_URI_CHAR_RE.search(uri):
             raise SipPeerError(f"malformed URI {uri[:80]!r}")
         return cls(uri, display, params)
 
@@ -450,12 +453,45 @@ def unescape_quoted(text: str) -> str:
     return "".join(out)
 
 
+def _parse_first_via(value: str) -> Via:
+    hops = split_list(value)
+    if not hops:
+        raise SipPeerError("missing Via")
+    return Via.parse(hops[0])
+
+
+def _parse_cseq(value: str) -> tuple[int, str]:
+    parts = value.split()
+    if (
+        len(parts) != 2
+        or not parts[0].isascii()
+        or not parts[0].isdigit()
+        or not TOKEN_RE.fullmatch(parts[1])
+    ):
+        raise SipPeerError(f"malformed CSeq: {value[:60]!r}")
+    # Senders keep it below 2**31 (RFC 3261 §8.1.1.5); receivers accept any 32-bit value.
+    if len(parts[0].lstrip("0")) > 10 or int(parts[0]) >= 2**32:
+        raise SipPeerError(f"CSeq number out of range: {value[:60]!r}")
+    return int(parts[0]), parts[1]
+
+
 class SipMessage:
     """Common part of requests and responses: ordered headers and a body."""
 
     def __init__(self, headers: Iterable[tuple[str, str]] = (), body: bytes = b"") -> None:
         self.headers: list[tuple[str, str]] = [(canonical_name(n), v) for n, v in headers]
         self.body = body
+        # Parsed views keyed by the raw text they came from: always in step with ``headers``,
+        # however it is edited, and each header value is parsed once.
+        self._views: dict[str, tuple[str, Any]] = {}
+
+    def _view(self, key: str, raw: str, parse: Callable[[str], Any]) -> Any:
+        hit = self._views.get(key)
+        if hit is not None and hit[0] is raw:
+            return hit[1]
+        parsed = parse(raw)
+        self._views[key] = (raw, parsed)
+        return parsed
 
     # -- header access -------------------------------------------------------------------
     def get(self, name: str, default: str | None = None) -> str | None:
@@ -486,9 +522,7 @@ class SipMessage:
         for i, (n, _) in enumerate(self.headers):
             if n == cname:
                 self.headers[i] = (cname, value)
-                self.headers = [
-                    h for j, h in enumerate(self.headers) if j <= i or h[0] != cname
-                ]
+                self.headers = [h for j, h in enumerate(self.headers) if j <= i or h[0] != cname]
                 return
         self.headers.append((cname, value))
 
@@ -520,18 +554,8 @@ class SipMessage:
         value = self.get("CSeq")
         if value is None:
             raise SipPeerError("missing CSeq")
-        parts = value.split()
-        if (
-            len(parts) != 2
-            or not parts[0].isascii()
-            or not parts[0].isdigit()
-            or not TOKEN_RE.fullmatch(parts[1])
-        ):
-            raise SipPeerError(f"malformed CSeq: {value[:60]!r}")
-        # Senders keep it below 2**31 (RFC 3261 §8.1.1.5); receivers accept any 32-bit value.
-        if len(parts[0].lstrip("0")) > 10 or int(parts[0]) >= 2**32:
-            raise SipPeerError(f"CSeq number out of range: {value[:60]!r}")
-        return int(parts[0]), parts[1]
+        result: tuple[int, str] = self._view("CSeq", value, _parse_cseq)
+        return result
 
     @property
     def vias(self) -> list[Via]:
@@ -539,24 +563,27 @@ class SipMessage:
 
     @property
     def top_via(self) -> Via:
-        values = self.get_all("Via")
-        if not values:
+        first = self.get("Via")
+        if first is None:
             raise SipPeerError("missing Via")
-        return Via.parse(values[0])
+        via: Via = self._view("Via", first, _parse_first_via)
+        return via
 
     @property
     def from_(self) -> NameAddr:
         value = self.get("From")
         if value is None:
             raise SipPeerError("missing From")
-        return NameAddr.parse(value)
+        addr: NameAddr = self._view("From", value, NameAddr.parse)
+        return addr
 
     @property
     def to(self) -> NameAddr:
         value = self.get("To")
         if value is None:
             raise SipPeerError("missing To")
-        return NameAddr.parse(value)
+        addr: NameAddr = self._view("To", value, NameAddr.parse)
+        return addr
 
     @property
     def contacts(self) -> list[NameAddr]:

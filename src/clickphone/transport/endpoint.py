@@ -39,6 +39,7 @@ class SipEndpoint:
         self.layer = TransactionLayer(timers)
         self.transports = SipTransports(self._on_message, on_connection_lost=self._on_lost)
         self._owners: dict[ClientTransaction, EventHandler] = {}
+        self._next_sweep = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -138,7 +139,10 @@ class SipEndpoint:
                 log.exception("x unhandled error while handling %s", type(event).__name__)
             if isinstance(tx, ClientTransaction) and tx.terminated:
                 self._owners.pop(tx, None)
-        # Forget owners of transactions the layer has dropped (timeouts, completion).
-        if len(self._owners) > 64:
+        # Forget owners of transactions the layer has dropped (timeouts, completion); a sweep
+        # costs O(owners), so it runs at most once a second.
+        now = self.now()
+        if now >= self._next_sweep:
+            self._next_sweep = now + 1.0
             for tx in [t for t in self._owners if t.terminated]:
                 self._owners.pop(tx, None)
