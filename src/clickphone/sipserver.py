@@ -56,8 +56,8 @@ class SipServerConfig:
     auth_window: float = 60.0
     auth_block_for: float = 300.0
     expiry_sweep_interval: float = 30.0
-    nat_keepalive_interval: float = 20.0
-    max_pending_registers: int = 2000  # above this, REGISTER gets 503 + Retry-After  # CRLF to UDP phones behind NAT keeps their pinhole
+    nat_keepalive_interval: float = 20.0  # CRLF to UDP phones behind NAT keeps their pinhole
+    max_pending_registers: int = 2000  # above this, REGISTER gets 503 + Retry-After
     calls: CallSettings | None = None
 
 

@@ -122,6 +122,7 @@ async def start_pbx(
         RelayConfig(bind_ip="127.0.0.1", port_min=None, port_max=None, rtp_timeout=rtp_timeout)
     )
     await media.__aenter__()
+    routers = server_options.pop("routers", ())
     server = SipServer(
         SipServerConfig(
             host="127.0.0.1",
@@ -138,6 +139,7 @@ async def start_pbx(
         database,
         media,
         bus=bus,
+        routers=routers,
     )
     host, port = await server.start()
     pbx = Pbx(server, database, media, bus, host, port, {e.extension: e for e in exts})

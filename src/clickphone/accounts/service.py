@@ -44,7 +44,6 @@ from clickphone.db.models import (
     utcnow,
 )
 
-
 OWNER_EXTENSION = "100"  # employees get 101, 102, ... automatically
 
 

@@ -203,6 +203,22 @@ class CallManager:
         for task in list(self._tasks):
             task.cancel()
 
+    def busy_legs(self) -> list[str]:
+        """Names of the legs live calls hold: each answered or still ringing B leg's target
+        device (a trunk's name for carrier legs) and each call's origin ``leg_name`` — what
+        channel limits count."""
+        names: list[str] = []
+        for call in self.calls.values():
+            if call.state == "ended":
+                continue
+            if call.origin.leg_name:
+                names.append(call.origin.leg_name)
+            if call.winner is not None:
+                names.append(call.winner.device)
+            else:
+                names.extend(f.device for f in call.forks if f.status < 200 and not f.cancelled)
+        return names
+
     def active_calls(self, tenant_id: int | None = None) -> list[dict[str, Any]]:
         return [
             c.as_dict()
@@ -432,6 +448,21 @@ class CallManager:
         fork.tx = self.endpoint.send_request(
             invite, target.peer, partial(self._on_fork_event, call, fork)
         )
+        if target.setup_timeout is not None:
+            self._arm(call, target.setup_timeout, partial(self._setup_timeout, fork))
+
+    def _setup_timeout(self, fork: Fork, call: Call) -> None:
+        """The hop has not answered at all (not even 100 Trying): abandon it for the next
+        target. A late 2xx from it is ACKed and hung up (the fork counts as cancelled)."""
+        if fork.status != 0 or fork.tx is None or fork.tx.last_response is not None:
+            return
+        if call.state in ("answered", "ended") or fork.cancelled:
+            return
+        fork.cancelled = True
+        fork.status = 408
+        call.step("timeout", device=fork.device)
+        if not self._try_next_target(call, 408):
+            self.spawn(self._maybe_all_failed(call))
 
     def _fork_invite(
         self,

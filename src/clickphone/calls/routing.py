@@ -39,6 +39,7 @@ class CallOrigin:
     employee_id: int | None = None
     device: str | None = None  # SIP username when the caller is one of our devices
     trunk_id: int | None = None  # when the call came from a carrier
+    leg_name: str | None = None  # counts as a busy leg of this name (e.g. "trunk:<name>")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ class Target:
     auth_username: str | None = None  # answer a 401/407 from this hop with these credentials
     auth_password: str | None = None
     extra_headers: tuple[tuple[str, str], ...] = ()
+    # sequential routes: give up on this hop (and try the next) when it has not answered
+    # even provisionally within this many seconds — a dead carrier costs seconds, not 32 s
+    setup_timeout: float | None = None
 
 
 @dataclass(frozen=True)

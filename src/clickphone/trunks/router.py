@@ -151,7 +151,13 @@ class TrunkRouter:
         name = await self._contact_name(tenant_id, caller)
         if name is None:
             name = (request.from_.display_name or "").strip()
-        return CallOrigin(tenant_id=tenant_id, number=caller, name=name, trunk_id=trunk.id)
+        return CallOrigin(
+            tenant_id=tenant_id,
+            number=caller,
+            name=name,
+            trunk_id=trunk.id,
+            leg_name=target_name(trunk),  # an inbound call holds one of the trunk's channels
+        )
 
     def inbound_did(self, request: SipRequest, trunk: TrunkSpec) -> str | None:
         """The dialled DID, normalized. A carrier we register with sends calls to our
@@ -318,6 +324,7 @@ class TrunkRouter:
             auth_username=trunk.username,
             auth_password=trunk.password,
             extra_headers=headers,
+            setup_timeout=TRUNK_SETUP_TIMEOUT,
         )
 
     # -- lookups -------------------------------------------------------------------------
@@ -431,6 +438,10 @@ class TrunkRouter:
                     tenant_id=origin.tenant_id,
                 )
             )
+
+
+# A carrier that has not even said 100 Trying within this time is skipped for the next trunk.
+TRUNK_SETUP_TIMEOUT = 5.0
 
 
 def target_name(trunk: TrunkSpec) -> str:

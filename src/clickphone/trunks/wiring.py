@@ -70,17 +70,11 @@ class Pstn:
         return cfg.advertised_host or detect_host(cfg.host), self.server.address[1]
 
     def _usage(self) -> Iterable[str]:
-        """Trunk legs of live calls (answered, or still ringing), by target name."""
+        """Trunk legs of live calls (answered or still ringing, both directions)."""
         calls = self.server.calls
         if calls is None:
             return []
-        names: list[str] = []
-        for call in list(calls.calls.values()):
-            if call.winner is not None:
-                names.append(call.winner.device)
-            else:
-                names.extend(f.device for f in call.forks if f.status == 0 and not f.cancelled)
-        return [n for n in names if n.startswith("trunk:")]
+        return [n for n in calls.busy_legs() if n.startswith("trunk:")]
 
     async def _on_trunk_change(self, _event: BusEvent) -> None:
         self.registration.changed()
