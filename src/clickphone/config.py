@@ -63,7 +63,13 @@ class Settings(BaseSettings):
     media_ip: str | None = None
     media_port_min: int = 20000
     media_port_max: int = 30000
-    media_mode: Literal["worker", "inprocess"] = "worker"
+    media_mode: Literal["worker", "inprocess", "rtpengine"] = "worker"
+    # media_mode=rtpengine: its --listen-ng address, and where it sends DTMF (--dtmf-log-dest)
+    rtpengine_ng: str = "127.0.0.1:2223"
+    rtpengine_dtmf_listen: str | None = None
+    sip_tls_port: int | None = None  # SIP over TLS on this port when a certificate is given
+    sip_tls_cert: Path | None = None
+    sip_tls_key: Path | None = None
     sip_enabled: bool = True
     rtp_timeout: float = 60.0
     ring_timeout: float = 60.0

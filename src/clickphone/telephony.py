@@ -13,11 +13,12 @@ from typing import Any
 
 from clickphone.bus.bus import EventBus
 from clickphone.calls.b2bua import CallSettings
-from clickphone.config import Settings
+from clickphone.config import Settings, parse_hostport
 from clickphone.db.session import Database
 from clickphone.media.client import WorkerMediaController
 from clickphone.media.control import MediaController
 from clickphone.media.relay import LocalMediaController, RelayConfig
+from clickphone.media.rtpengine import RtpengineMediaController
 from clickphone.media.worker import WorkerProcess, start_worker
 from clickphone.sipserver import SipServer, SipServerConfig, detect_host
 from clickphone.trunks.wiring import Pstn
@@ -45,6 +46,16 @@ class TelephonyService:
     async def _start_media(self) -> MediaController:
         s = self.settings
         bind_ip = "127.0.0.1" if s.sip_host in ("127.0.0.1", "localhost") else "0.0.0.0"
+        if s.media_mode == "rtpengine":
+            host, port = parse_hostport(s.rtpengine_ng, "127.0.0.1")
+            dtmf = (
+                parse_hostport(s.rtpengine_dtmf_listen, "127.0.0.1")
+                if s.rtpengine_dtmf_listen
+                else None
+            )
+            return await RtpengineMediaController.connect(
+                host, port, dtmf_listen=dtmf, rtp_timeout=s.rtp_timeout
+            )
         if s.media_mode == "inprocess":
             local = LocalMediaController(
                 RelayConfig(
@@ -75,6 +86,9 @@ class TelephonyService:
                 host=s.sip_host,
                 port=s.sip_port,
                 tcp="tcp" in [t.lower() for t in s.sip_transports],
+                tls_port=s.sip_tls_port if s.sip_tls_cert else None,
+                tls_cert=str(s.sip_tls_cert) if s.sip_tls_cert else None,
+                tls_key=str(s.sip_tls_key) if s.sip_tls_key else None,
                 realm=s.sip_realm,
                 secret=secret,
                 advertised_host=s.public_ip,

@@ -28,7 +28,8 @@ From/To tags of the two legs as the relay's caller sees them.
 
 Implementations: :class:`clickphone.media.relay.LocalMediaController` (relay in the current
 event loop) and :class:`clickphone.media.client.WorkerMediaController` (relay in a uvloop
-worker process, see :mod:`clickphone.media.worker`).
+worker process, see :mod:`clickphone.media.worker`), and
+:class:`clickphone.media.rtpengine.RtpengineMediaController` (rtpengine over its ng protocol).
 """
 
 from __future__ import annotations
