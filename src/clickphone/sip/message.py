@@ -170,6 +170,9 @@ def _canonical_name(name: str) -> str:
 
 def split_list(value: str) -> list[str]:
     """Split a comma-separated header value, respecting quotes, <...> and escapes."""
+    if '"' not in value and "<" not in value:
+        # Nothing to protect (escapes only count inside quotes): the common, fast case.
+        return [item for item in (part.strip() for part in value.split(",")) if item]
     items: list[str] = []
     buf: list[str] = []
     in_quotes = False
@@ -263,6 +266,8 @@ def format_params(params: dict[str, str | None]) -> str:
 
 
 def _split_outside_quotes(text: str, sep: str) -> list[str]:
+    if '"' not in text:
+        return text.split(sep)  # escapes only count inside quotes
     parts: list[str] = []
     buf: list[str] = []
     in_quotes = False

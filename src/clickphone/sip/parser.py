@@ -231,9 +231,9 @@ def _parse_head(head: bytes) -> tuple[str, list[tuple[str, str]]]:
         raise SipPeerError("header section is not valid UTF-8") from exc
     lines = text.split("\r\n")
     headers: list[tuple[str, str]] = []
-    for line in lines:
-        if "\r" in line or "\n" in line:
-            raise SipPeerError("bare CR or LF in the header section")
+    crlf = len(lines) - 1
+    if text.count("\r") != crlf or text.count("\n") != crlf:
+        raise SipPeerError("bare CR or LF in the header section")
     for line in lines[1:]:
         if line[:1] in (" ", "\t"):
             if not headers:
@@ -322,21 +322,34 @@ def _request(start_line: str, headers: list[tuple[str, str]], body: bytes) -> Si
     if not TOKEN_RE.fullmatch(method):
         raise SipPeerError(f"malformed method {method[:40]!r}")
     scheme = uri_scheme(uri)
-    if scheme is None or not uri.isascii() or any(ch in '<>"' or ord(ch) < 33 for ch in uri):
+    if scheme is None or not uri.isascii() or _BAD_RURI_CHAR_RE.search(uri):
         raise SipPeerError(f"malformed Request-URI {uri[:80]!r}")
     if scheme in SUPPORTED_SCHEMES:
         _check_uri(uri)
     return SipRequest(method, uri, headers, body, SIP_VERSION)
 
 
+_VALID_URIS: set[str] = set()
+_BAD_RURI_CHAR_RE = re.compile(r'[<>"\x00-\x20]')
+
+
 def _check_uri(uri: str) -> None:
-    """Validate a sip/sips/tel URI syntactically; URIs of other schemes pass untouched."""
+    """Validate a sip/sips/tel URI syntactically; URIs of other schemes pass untouched.
+
+    URIs already found valid are remembered (bounded): phones repeat the same From, To and
+    Contact in every message.
+    """
+    if uri in _VALID_URIS:
+        return
     if uri_scheme(uri) in SUPPORTED_SCHEMES:
         try:
             SipUri.parse(uri)
         except SipPeerError as exc:
             exc.status_hint = 400
             raise
+    if len(_VALID_URIS) >= 50_000:
+        _VALID_URIS.clear()
+    _VALID_URIS.add(uri)
 
 
 def _check_headers(msg: SipMessage) -> None:
