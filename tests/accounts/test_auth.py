@@ -105,6 +105,11 @@ async def test_signin_signout_and_wrong_password(api: Api) -> None:
     )
     c = await api.signin("OWNER@example.com", "password123")
     assert (await c.get("/api/v1/me")).status_code == 200
+    # Signing out is a state change too: without the CSRF header it is refused.
+    csrf = c.headers.pop("X-CSRF-Token")
+    assert_error(await c.post("/api/v1/auth/signout"), 403, "auth.csrf")
+    assert (await c.get("/api/v1/me")).status_code == 200
+    c.headers["X-CSRF-Token"] = csrf
     assert (await c.post("/api/v1/auth/signout")).status_code == 204
     assert_error(await c.get("/api/v1/me"), 401, "auth.required")
 

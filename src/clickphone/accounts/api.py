@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +11,7 @@ from fastapi import APIRouter, File, Request, Response, UploadFile, status
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
-from clickphone.accounts.errors import NotFound, ValidationFailed
+from clickphone.accounts.errors import CsrfFailed, NotFound, ValidationFailed
 from clickphone.accounts.schemas import (
     CompanySignup,
     IndividualSignup,
@@ -33,6 +34,7 @@ from clickphone.accounts.schemas import (
 from clickphone.accounts.service import SignedIn
 from clickphone.api.deps import (
     CSRF_COOKIE,
+    CSRF_HEADER,
     SESSION_COOKIE,
     CurrentActor,
     ListQueryDep,
@@ -161,7 +163,13 @@ async def signin(
 async def signout(request: Request, services: ServicesDep, session: SessionDep) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await services.accounts.signout(session, token)
+        found = await services.accounts.resolve_web_session(session, token)
+        if found is not None:
+            # A live session is only ended by the page that holds it (no logout CSRF).
+            header = request.headers.get(CSRF_HEADER, "")
+            if not header or not hmac.compare_digest(header, found[1].csrf_token):
+                raise CsrfFailed()
+            await services.accounts.signout(session, token)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
