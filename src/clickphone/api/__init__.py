@@ -7,6 +7,7 @@ def api_router() -> APIRouter:
     """Every /api/v1 route, assembled from the feature routers."""
     from clickphone.accounts.api import router as accounts
     from clickphone.api.health import router as health
+    from clickphone.api.ws import router as live
     from clickphone.calls.api import router as calls
     from clickphone.directory.api import router as directory
     from clickphone.numbers.api import router as numbers
@@ -15,7 +16,7 @@ def api_router() -> APIRouter:
     from clickphone.trunks.api import router as trunks
 
     router = APIRouter(prefix="/api/v1")
-    for r in (health, accounts, directory, numbers, calls, recordings, stats, trunks):
+    for r in (health, accounts, directory, numbers, calls, recordings, stats, trunks, live):
         router.include_router(r)
     return router
 
