@@ -9,6 +9,7 @@ def api_router() -> APIRouter:
     from clickphone.api.health import router as health
     from clickphone.api.ws import router as live
     from clickphone.calls.api import router as calls
+    from clickphone.calls.summary import router as calls_summary
     from clickphone.directory.api import router as directory
     from clickphone.numbers.api import router as numbers
     from clickphone.recordings.api import router as recordings
@@ -16,7 +17,9 @@ def api_router() -> APIRouter:
     from clickphone.trunks.api import router as trunks
 
     router = APIRouter(prefix="/api/v1")
-    for r in (health, accounts, directory, numbers, calls, recordings, stats, trunks, live):
+    # calls_summary before calls: /calls/{record_id} would take /calls/summary
+    routers = (health, accounts, directory, numbers, calls_summary, calls, recordings, stats)
+    for r in (*routers, trunks, live):
         router.include_router(r)
     return router
 
