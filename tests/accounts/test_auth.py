@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 
+from apitest import Api, assert_error
 from clickphone.app import create_app
 from clickphone.bus import EventBus
 from clickphone.config import Settings
 from clickphone.db import Database
-from conftest import Api, assert_error
 
 
 async def test_company_signup_creates_tenant_and_owner_and_signs_in(api: Api) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
+from apitest import Api
 from clickphone.db import Database
 from clickphone.db.models import CallRecord
-from conftest import Api
 
 
 async def _employee(client: httpx.AsyncClient, name: str, dept: int) -> int:

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
+from apitest import Api, assert_error
 from clickphone.db import Database
 from clickphone.db.models import CallRecord, SipRegistration
-from conftest import Api, assert_error
 
 # A valid body per (method, path) so validation passes and the authorization check decides.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {

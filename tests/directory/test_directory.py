@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from apitest import Api, assert_error
 from clickphone.db import Database
 from clickphone.db.models import SipDevice, SipRegistration
 from clickphone.directory.sipcred import compute_ha1
-from conftest import Api, assert_error
 
 
 async def test_employee_with_device_and_rotation(api: Api, database: Database) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 
 import pytest
+from rtpfakes import Endpoint, relay_port
 
 from clickphone.media.client import WorkerMediaController
 from clickphone.media.control import (
@@ -23,7 +24,6 @@ from clickphone.media.wire import FrameError, encode_frame, read_frame
 from clickphone.media.worker import start_worker
 from clickphone.rtp.dtmf import TelephoneEvent
 from clickphone.rtp.packet import RtpPacket
-from conftest import Endpoint, relay_port
 
 
 def test_port_allocator_even_pairs_and_reuse_order() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import select
 
+from apitest import Api, assert_error
 from clickphone.accounts.service import AccountService
 from clickphone.db import Database
 from clickphone.db.models import OutboxEvent
-from conftest import Api, assert_error
 
 
 async def operator(api: Api, database: Database) -> httpx.AsyncClient:

@@ -11,16 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from apitest import assert_error
 from clickphone.db import Database
 from clickphone.db.models import CallRecord, Employee, Recording, RecordingSettings
 from clickphone.recordings.service import RecordingService, ShareSigner
-
-
-def assert_error(response: Any, status: int, error_id: str) -> None:
-    # tests/conftest.py has the same helper, but ``from conftest import`` resolves to
-    # tests/media/conftest.py once the media tests are collected: keep a local copy
-    assert response.status_code == status, response.text
-    assert response.json()["error_id"] == error_id, response.text
 
 
 @pytest.fixture

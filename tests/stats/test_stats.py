@@ -6,19 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from apitest import assert_error
 from clickphone.bus.events import Event
 from clickphone.db import Database
 from clickphone.db.models import CallRecord
 from clickphone.stats.service import StatsAggregator
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, 09:00 UTC
-
-
-def assert_error(response: Any, status: int, error_id: str) -> None:
-    # tests/conftest.py has the same helper, but ``from conftest import`` resolves to
-    # tests/media/conftest.py once the media tests are collected: keep a local copy
-    assert response.status_code == status, response.text
-    assert response.json()["error_id"] == error_id, response.text
 
 
 async def _seed(api: Any, database: Database) -> dict[str, Any]:
