@@ -147,6 +147,7 @@ class Call:
 
         return {
             "id": self.id,
+            "sip_call_id": self.a_call_id,  # the media session's name (recording, stats)
             "tenant_id": self.tenant_id,
             "caller": self.origin.number,
             "caller_name": self.origin.name,
