@@ -97,8 +97,10 @@ def test_company_cabinet_main_path(
 
         # -- employees with softphone credentials -------------------------------------------
         page.get_by_role("link", name="Employees").click()
-        expect(page.get_by_test_id("empty")).to_be_visible()
-        shot(page, "03-employees-empty")
+        # The owner is the first employee (extension 100).
+        expect(page.get_by_test_id("employee-row")).to_have_count(1)
+        expect(page.get_by_test_id("employee-row")).to_contain_text("Olga Owner")
+        shot(page, "03-employees-owner")
         anna = add_employee(page, "Anna Smirnova", "anna@acme.example", "Sales manager", "Sales")
         shot(page, "04-credentials-qr")
         close_credentials(page)
@@ -106,7 +108,7 @@ def test_company_cabinet_main_path(
         close_credentials(page)
         add_employee(page, "Vera Kuznetsova", "vera@acme.example", "Sales lead", "Sales")
         close_credentials(page)
-        expect(page.get_by_test_id("employee-row")).to_have_count(3)
+        expect(page.get_by_test_id("employee-row")).to_have_count(4)
         assert anna["server"] == server.sip_hostport
 
         # Phones register with the credentials from the dialog.
@@ -138,15 +140,28 @@ def test_company_cabinet_main_path(
         # -- status: phones online, then a call in progress ----------------------------------
         page.get_by_role("link", name="Status").click()
         expect(page.get_by_test_id("online-devices")).to_have_text("2 / 3", timeout=20_000)
-        expect(page.get_by_test_id("active-users")).to_have_text("2 / 3")
+        expect(page.get_by_test_id("active-users")).to_have_text("2 / 4")
         expect(page.get_by_test_id("online-list")).to_contain_text("Anna Smirnova")
+        # Live over the WebSocket: with it up the page stops polling calls, so the call
+        # below can only appear (and go) through pushed events, without a reload.
+        expect(page.get_by_test_id("updated")).to_have_attribute("data-live", "yes")
+        expect(page.get_by_test_id("calls-today")).to_have_text("0")
+        expect(page.get_by_test_id("talk-today")).to_have_text("0:00")
         boris_ext = boris["title"].split("·")[-1].strip()
         phones[0].send("call", uri=f"sip:{boris_ext}@{server.sip_hostport}")
         phones[0].call_state("CONFIRMED", timeout=15)
-        expect(page.get_by_test_id("active-calls")).to_have_text("1", timeout=10_000)
+        expect(page.get_by_test_id("active-calls")).to_have_text("1", timeout=5_000)
         shot(page, "07-status-call")
         phones[0].send("hangup")
-        expect(page.get_by_test_id("active-calls")).to_have_text("0", timeout=10_000)
+        expect(page.get_by_test_id("active-calls")).to_have_text("0", timeout=5_000)
+        # Today's figures follow the call record: one answered call, Sales and Support.
+        expect(page.get_by_test_id("calls-today")).to_have_text("1", timeout=10_000)
+        expect(page.get_by_test_id("calls-today-split")).to_contain_text("1 answered")
+        rows = page.get_by_test_id("dept-calls-row")
+        expect(rows).to_have_count(2)
+        expect(page.get_by_test_id("dept-calls")).to_contain_text("Sales")
+        expect(page.get_by_test_id("dept-calls")).to_contain_text("Support")
+        shot(page, "07b-status-today")
 
         # -- departments: drag Boris from Support to Sales -----------------------------------
         page.get_by_role("link", name="Departments").click()

@@ -83,6 +83,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/blocked-numbers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Blocked */
+        get: operations["list_blocked_api_v1_blocked_numbers_get"];
+        put?: never;
+        /** Add Blocked */
+        post: operations["add_blocked_api_v1_blocked_numbers_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/blocked-numbers/{blocked_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete Blocked */
+        delete: operations["delete_blocked_api_v1_blocked_numbers__blocked_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Call Log
+         * @description The call log, newest first by default. ``q`` searches caller/callee number and name.
+         *     Filters: ``from``/``to``, ``outcome`` (repeatable), ``direction``, ``employee_id``,
+         *     ``extension``.
+         *
+         *     Company owners and admins see every call of the company; an employee sees the calls
+         *     they made or received.
+         */
+        get: operations["call_log_api_v1_calls_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/calls/active": {
         parameters: {
             query?: never;
@@ -95,6 +155,88 @@ export interface paths {
          * @description Calls in progress now (ringing or talking). An operator admin sees every tenant's.
          */
         get: operations["active_calls_api_v1_calls_active_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/export.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Call Log Csv
+         * @description The filtered call log as CSV (UTF-8 with BOM for spreadsheets), newest first.
+         */
+        get: operations["call_log_csv_api_v1_calls_export_csv_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Call Summary
+         * @description Totals by outcome and talk time, and the same per department, for the call-log filters
+         *     (``from``/``to``, ``direction``, ...), e.g. today's calls for the Status page.
+         */
+        get: operations["call_summary_api_v1_calls_summary_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/{call_id}/recording": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start Call Recording
+         * @description Start recording a call in progress (a party of the call or a company admin).
+         */
+        post: operations["start_call_recording_api_v1_calls__call_id__recording_post"];
+        /**
+         * Stop Call Recording
+         * @description Stop recording a call in progress; the file is ready when this returns.
+         */
+        delete: operations["stop_call_recording_api_v1_calls__call_id__recording_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/{record_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Call Record */
+        get: operations["call_record_api_v1_calls__record_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -461,6 +603,240 @@ export interface paths {
         patch: operations["patch_number_api_v1_numbers__number_id__patch"];
         trace?: never;
     };
+    "/api/v1/numbers/{number_id}/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Release Number
+         * @description Give a number back: it rests in quarantine, then returns to the store.
+         */
+        post: operations["release_number_api_v1_numbers__number_id__release_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/phone-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Phone Settings */
+        get: operations["get_phone_settings_api_v1_phone_settings_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Patch Phone Settings */
+        patch: operations["patch_phone_settings_api_v1_phone_settings_patch"];
+        trace?: never;
+    };
+    "/api/v1/phone-settings/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get My Caller Id */
+        get: operations["get_my_caller_id_api_v1_phone_settings_me_get"];
+        /** Set My Caller Id */
+        put: operations["set_my_caller_id_api_v1_phone_settings_me_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recordings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Recordings
+         * @description Recordings, newest first, with the total size of the matching ones (``total_bytes``).
+         *     ``q`` searches the call's numbers and caller name.
+         */
+        get: operations["list_recordings_api_v1_recordings_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recordings/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Rules */
+        get: operations["list_rules_api_v1_recordings_rules_get"];
+        put?: never;
+        /**
+         * Put Rule
+         * @description Recording on or off for one employee or one number (replaces an existing rule).
+         */
+        post: operations["put_rule_api_v1_recordings_rules_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recordings/rules/{rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete Rule */
+        delete: operations["delete_rule_api_v1_recordings_rules__rule_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recordings/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Settings */
+        get: operations["get_settings_api_v1_recordings_settings_get"];
+        /**
+         * Put Settings
+         * @description Record every call of the company by default (``enabled``) and keep recordings for
+         *     ``retention_days`` (older ones are deleted automatically).
+         */
+        put: operations["put_settings_api_v1_recordings_settings_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recordings/shared/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Shared Recording */
+        get: operations["shared_recording_api_v1_recordings_shared__token__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recordings/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Recordings Usage
+         * @description Total size of the company's recordings, and per employee (a recording of a call
+         *     between two employees counts for both).
+         */
+        get: operations["recordings_usage_api_v1_recordings_usage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recordings/{recording_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Recording */
+        get: operations["get_recording_api_v1_recordings__recording_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recordings/{recording_id}/audio": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Recording Audio
+         * @description The audio file; supports ``Range`` (206 Partial Content) for seeking. ``download=1``
+         *     sends it as an attachment.
+         */
+        get: operations["recording_audio_api_v1_recordings__recording_id__audio_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recordings/{recording_id}/share": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Share Recording
+         * @description An expiring link to this recording for colleagues: whoever opens it must be signed
+         *     in to the same company.
+         */
+        post: operations["share_recording_api_v1_recordings__recording_id__share_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/registrations": {
         parameters: {
             query?: never;
@@ -475,6 +851,261 @@ export interface paths {
         get: operations["list_registrations_api_v1_registrations_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats/calls": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Calls Over Time
+         * @description Calls per hour or per day (days start at midnight ``tz_hours`` from UTC); hourly
+         *     series cover at most 31 days.
+         */
+        get: operations["calls_over_time_api_v1_stats_calls_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats/departments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * By Department
+         * @description Per department of the employees (their current department).
+         */
+        get: operations["by_department_api_v1_stats_departments_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats/directions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** By Direction */
+        get: operations["by_direction_api_v1_stats_directions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats/employees": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * By Employee
+         * @description Per employee (whole UTC days): calls made or received, by outcome, wait and talk.
+         */
+        get: operations["by_employee_api_v1_stats_employees_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats/load": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Load
+         * @description Calls in progress over time: the busiest minute of each step (minute steps cover at
+         *     most 2 days, hour steps 31 days).
+         */
+        get: operations["load_api_v1_stats_load_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Summary
+         * @description Totals of the period: calls by outcome, missed-call rate, average wait and talk.
+         */
+        get: operations["summary_api_v1_stats_summary_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats/top-numbers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Top Numbers
+         * @description External numbers with the most calls (whole calendar months of the period).
+         */
+        get: operations["top_numbers_api_v1_stats_top_numbers_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/store/numbers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Store Numbers
+         * @description Numbers for sale, by country, city and type, with their fees (minor units).
+         */
+        get: operations["store_numbers_api_v1_store_numbers_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/store/requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Orders
+         * @description A customer's orders; for operator staff, the office queue (``state=pending``).
+         */
+        get: operations["list_orders_api_v1_store_requests_get"];
+        put?: never;
+        /**
+         * Order
+         * @description Order a number (reserved until the office decides), an SMS package, a tariff or a
+         *     call package.
+         */
+        post: operations["order_api_v1_store_requests_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/store/requests/{request_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Order */
+        get: operations["get_order_api_v1_store_requests__request_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/store/requests/{request_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve Order
+         * @description Office staff: assign the number, record the price for billing, notify the customer.
+         */
+        post: operations["approve_order_api_v1_store_requests__request_id__approve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/store/requests/{request_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel Order */
+        post: operations["cancel_order_api_v1_store_requests__request_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/store/requests/{request_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reject Order */
+        post: operations["reject_order_api_v1_store_requests__request_id__reject_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -561,6 +1192,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/trunks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Trunks */
+        get: operations["list_trunks_api_v1_trunks_get"];
+        put?: never;
+        /** Create Trunk */
+        post: operations["create_trunk_api_v1_trunks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/trunks/{trunk_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Trunk */
+        get: operations["get_trunk_api_v1_trunks__trunk_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete Trunk */
+        delete: operations["delete_trunk_api_v1_trunks__trunk_id__delete"];
+        options?: never;
+        head?: never;
+        /** Patch Trunk */
+        patch: operations["patch_trunk_api_v1_trunks__trunk_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/trunks/{trunk_id}/state": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Trunk State
+         * @description Registration and health as this server sees them (None until first checked).
+         */
+        get: operations["trunk_state_api_v1_trunks__trunk_id__state_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -594,6 +1282,45 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** BlockedIn */
+        BlockedIn: {
+            /**
+             * Direction
+             * @default both
+             * @enum {string}
+             */
+            direction: "both" | "inbound" | "outbound";
+            /** Pattern */
+            pattern: string;
+            /**
+             * Reason
+             * @default
+             */
+            reason: string;
+            /**
+             * Tenant Id
+             * @description operator staff: empty = every tenant
+             */
+            tenant_id?: number | null;
+        };
+        /** BlockedOut */
+        BlockedOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Direction */
+            direction: string;
+            /** Id */
+            id: number;
+            /** Pattern */
+            pattern: string;
+            /** Reason */
+            reason: string;
+            /** Tenant Id */
+            tenant_id: number | null;
+        };
         /** Body_upload_avatar_api_v1_me_avatar_put */
         Body_upload_avatar_api_v1_me_avatar_put: {
             /**
@@ -601,6 +1328,99 @@ export interface components {
              * @description PNG, JPEG or GIF, at most 2 MB
              */
             file: string;
+        };
+        /** CallCounts */
+        CallCounts: {
+            /**
+             * Answered
+             * @default 0
+             */
+            answered: number;
+            /**
+             * Busy
+             * @default 0
+             */
+            busy: number;
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Cancelled
+             * @default 0
+             */
+            cancelled: number;
+            /**
+             * Failed
+             * @default 0
+             */
+            failed: number;
+            /**
+             * In Progress
+             * @default 0
+             */
+            in_progress: number;
+            /**
+             * Missed
+             * @default 0
+             */
+            missed: number;
+            /**
+             * Talk Seconds
+             * @default 0
+             */
+            talk_seconds: number;
+        };
+        /** CallRecordOut */
+        CallRecordOut: {
+            /** Answered At */
+            answered_at: string | null;
+            /** Callee */
+            callee: string;
+            /** Callee Employee Id */
+            callee_employee_id: number | null;
+            /** Caller */
+            caller: string;
+            /** Caller Employee Id */
+            caller_employee_id: number | null;
+            /** Caller Name */
+            caller_name: string;
+            /** Direction */
+            direction: string;
+            /** End Reason */
+            end_reason: string;
+            /** Ended At */
+            ended_at: string | null;
+            /** Id */
+            id: string;
+            /** Legs */
+            legs: {
+                [key: string]: unknown;
+            }[];
+            /** Outcome */
+            outcome: string;
+            /** Ring Seconds */
+            ring_seconds: number;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Talk Seconds */
+            talk_seconds: number;
+            /** Tenant Id */
+            tenant_id: number;
+            /** Trace */
+            trace: {
+                [key: string]: unknown;
+            }[];
+        };
+        /** CallSummaryOut */
+        CallSummaryOut: {
+            /** Departments */
+            departments: components["schemas"]["DepartmentCounts"][];
+            totals: components["schemas"]["CallCounts"];
         };
         /** CompanySignup */
         CompanySignup: {
@@ -727,6 +1547,61 @@ export interface components {
             /** Numbers */
             numbers?: components["schemas"]["ContactNumberIn"][] | null;
         };
+        /** DecisionIn */
+        DecisionIn: {
+            /**
+             * Note
+             * @default
+             */
+            note: string;
+        };
+        /** DepartmentCounts */
+        DepartmentCounts: {
+            /**
+             * Answered
+             * @default 0
+             */
+            answered: number;
+            /**
+             * Busy
+             * @default 0
+             */
+            busy: number;
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Cancelled
+             * @default 0
+             */
+            cancelled: number;
+            /** Department Id */
+            department_id: number | null;
+            /**
+             * Failed
+             * @default 0
+             */
+            failed: number;
+            /**
+             * In Progress
+             * @default 0
+             */
+            in_progress: number;
+            /**
+             * Missed
+             * @default 0
+             */
+            missed: number;
+            /** Name */
+            name: string;
+            /**
+             * Talk Seconds
+             * @default 0
+             */
+            talk_seconds: number;
+        };
         /** DepartmentIn */
         DepartmentIn: {
             /**
@@ -764,6 +1639,63 @@ export interface components {
             description?: string | null;
             /** Name */
             name?: string | null;
+        };
+        /** DepartmentRow */
+        DepartmentRow: {
+            /**
+             * Answered
+             * @default 0
+             */
+            answered: number;
+            /**
+             * Avg Ring Seconds
+             * @default 0
+             */
+            avg_ring_seconds: number;
+            /**
+             * Avg Talk Seconds
+             * @default 0
+             */
+            avg_talk_seconds: number;
+            /**
+             * Busy
+             * @default 0
+             */
+            busy: number;
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Cancelled
+             * @default 0
+             */
+            cancelled: number;
+            /** Department Id */
+            department_id: number | null;
+            /**
+             * Failed
+             * @default 0
+             */
+            failed: number;
+            /**
+             * Missed
+             * @default 0
+             */
+            missed: number;
+            /**
+             * Missed Rate
+             * @default 0
+             */
+            missed_rate: number;
+            /** Name */
+            name: string;
+            /**
+             * Talk Seconds
+             * @default 0
+             */
+            talk_seconds: number;
         };
         /** DeviceCreated */
         DeviceCreated: {
@@ -881,6 +1813,61 @@ export interface components {
         DeviceRotate: {
             /** Sip Password */
             sip_password?: string | null;
+        };
+        /** DirectionRow */
+        DirectionRow: {
+            /**
+             * Answered
+             * @default 0
+             */
+            answered: number;
+            /**
+             * Avg Ring Seconds
+             * @default 0
+             */
+            avg_ring_seconds: number;
+            /**
+             * Avg Talk Seconds
+             * @default 0
+             */
+            avg_talk_seconds: number;
+            /**
+             * Busy
+             * @default 0
+             */
+            busy: number;
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Cancelled
+             * @default 0
+             */
+            cancelled: number;
+            /** Direction */
+            direction: string;
+            /**
+             * Failed
+             * @default 0
+             */
+            failed: number;
+            /**
+             * Missed
+             * @default 0
+             */
+            missed: number;
+            /**
+             * Missed Rate
+             * @default 0
+             */
+            missed_rate: number;
+            /**
+             * Talk Seconds
+             * @default 0
+             */
+            talk_seconds: number;
         };
         /** EmployeeCreated */
         EmployeeCreated: {
@@ -1006,6 +1993,80 @@ export interface components {
             /** Role */
             role?: string | null;
         };
+        /** EmployeeRow */
+        EmployeeRow: {
+            /**
+             * Answered
+             * @default 0
+             */
+            answered: number;
+            /**
+             * Avg Ring Seconds
+             * @default 0
+             */
+            avg_ring_seconds: number;
+            /**
+             * Avg Talk Seconds
+             * @default 0
+             */
+            avg_talk_seconds: number;
+            /**
+             * Busy
+             * @default 0
+             */
+            busy: number;
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Cancelled
+             * @default 0
+             */
+            cancelled: number;
+            /** Department Id */
+            department_id: number | null;
+            /** Employee Id */
+            employee_id: number;
+            /** Extension */
+            extension: string | null;
+            /**
+             * Failed
+             * @default 0
+             */
+            failed: number;
+            /**
+             * Missed
+             * @default 0
+             */
+            missed: number;
+            /**
+             * Missed Rate
+             * @default 0
+             */
+            missed_rate: number;
+            /** Name */
+            name: string;
+            /**
+             * Talk Seconds
+             * @default 0
+             */
+            talk_seconds: number;
+        };
+        /** EmployeeUsageOut */
+        EmployeeUsageOut: {
+            /** Bytes */
+            bytes: number;
+            /** Employee Id */
+            employee_id: number;
+            /** Extension */
+            extension: string | null;
+            /** Name */
+            name: string;
+            /** Recordings */
+            recordings: number;
+        };
         /** ErrorOut */
         ErrorOut: {
             /** Details */
@@ -1033,6 +2094,21 @@ export interface components {
             nickname: string;
             /** Password */
             password: string;
+        };
+        /** LiveRecordingOut */
+        LiveRecordingOut: {
+            /** Recordings */
+            recordings: components["schemas"]["RecordingOut"][];
+        };
+        /** LoadPoint */
+        LoadPoint: {
+            /**
+             * Bucket
+             * Format: date-time
+             */
+            bucket: string;
+            /** Max Concurrent */
+            max_concurrent: number;
         };
         /** MeOut */
         MeOut: {
@@ -1063,6 +2139,16 @@ export interface components {
         };
         /** NumberIn */
         NumberIn: {
+            /**
+             * City
+             * @default
+             */
+            city: string;
+            /**
+             * Currency
+             * @default RUB
+             */
+            currency: string;
             /** E164 */
             e164: string;
             /**
@@ -1070,11 +2156,31 @@ export interface components {
              * @default
              */
             label: string;
+            /**
+             * Monthly Fee
+             * @description integer minor units (kopecks, cents)
+             * @default 0
+             */
+            monthly_fee: number;
+            /**
+             * Number Type
+             * @default local
+             * @enum {string}
+             */
+            number_type: "local" | "mobile" | "national" | "tollfree";
+            /**
+             * Setup Fee
+             * @description integer minor units (kopecks, cents)
+             * @default 0
+             */
+            setup_fee: number;
             /** Tenant Id */
             tenant_id?: number | null;
         };
         /** NumberOut */
         NumberOut: {
+            /** City */
+            city: string;
             /** Country */
             country: string;
             /**
@@ -1082,12 +2188,24 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** Currency */
+            currency: string;
             /** E164 */
             e164: string;
+            /** Employee Id */
+            employee_id: number | null;
             /** Id */
             id: number;
             /** Label */
             label: string;
+            /** Monthly Fee */
+            monthly_fee: number;
+            /** Number Type */
+            number_type: string;
+            /** Quarantine Until */
+            quarantine_until: string | null;
+            /** Setup Fee */
+            setup_fee: number;
             /** State */
             state: string;
             /** Tenant Id */
@@ -1097,8 +2215,33 @@ export interface components {
         };
         /** NumberPatch */
         NumberPatch: {
+            /**
+             * City
+             * @description operator
+             */
+            city?: string | null;
+            /**
+             * Employee Id
+             * @description who inbound calls to the number ring
+             */
+            employee_id?: number | null;
             /** Label */
             label?: string | null;
+            /**
+             * Monthly Fee
+             * @description operator staff only
+             */
+            monthly_fee?: number | null;
+            /**
+             * Number Type
+             * @description operator staff only
+             */
+            number_type?: ("local" | "mobile" | "national" | "tollfree") | null;
+            /**
+             * Setup Fee
+             * @description operator staff only
+             */
+            setup_fee?: number | null;
             /**
              * State
              * @description operator staff only
@@ -1111,6 +2254,89 @@ export interface components {
             tenant_id?: number | null;
             /** User Id */
             user_id?: number | null;
+        };
+        /** NumberRow */
+        NumberRow: {
+            /** Answered */
+            answered: number;
+            /** Calls */
+            calls: number;
+            /** Number */
+            number: string;
+            /** Talk Seconds */
+            talk_seconds: number;
+        };
+        /** OrderIn */
+        OrderIn: {
+            /**
+             * Comment
+             * @default
+             */
+            comment: string;
+            /**
+             * Details
+             * @description package or tariff name, days for a temporary number
+             */
+            details?: {
+                [key: string]: string | number;
+            };
+            /**
+             * Kind
+             * @default number
+             * @enum {string}
+             */
+            kind: "number" | "temporary_number" | "sms_package" | "tariff" | "call_package";
+            /** Number Id */
+            number_id?: number | null;
+        };
+        /** OrderOut */
+        OrderOut: {
+            /** Comment */
+            comment: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Currency */
+            currency: string;
+            /** Decided At */
+            decided_at: string | null;
+            /** Decision Note */
+            decision_note: string;
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+            /** Expires At */
+            expires_at: string | null;
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** Monthly Fee */
+            monthly_fee: number;
+            /** Number Id */
+            number_id: number | null;
+            /** Setup Fee */
+            setup_fee: number;
+            /** State */
+            state: string;
+            /** Tenant Id */
+            tenant_id: number;
+            /** User Id */
+            user_id: number | null;
+        };
+        /** PageOut[CallRecordOut] */
+        PageOut_CallRecordOut_: {
+            /** Items */
+            items: components["schemas"]["CallRecordOut"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
         };
         /** PageOut[ContactOut] */
         PageOut_ContactOut_: {
@@ -1167,10 +2393,32 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** PageOut[OrderOut] */
+        PageOut_OrderOut_: {
+            /** Items */
+            items: components["schemas"]["OrderOut"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
         /** PageOut[RegistrationOut] */
         PageOut_RegistrationOut_: {
             /** Items */
             items: components["schemas"]["RegistrationOut"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
+        /** PageOut[StoreNumberOut] */
+        PageOut_StoreNumberOut_: {
+            /** Items */
+            items: components["schemas"]["StoreNumberOut"][];
             /** Limit */
             limit: number;
             /** Offset */
@@ -1196,6 +2444,29 @@ export interface components {
             /** New Password */
             new_password: string;
         };
+        /** PhoneSettingsIn */
+        PhoneSettingsIn: {
+            /**
+             * Allowed Countries
+             * @description ISO countries calls may go to; '*' allows all; empty: own country
+             */
+            allowed_countries?: string[] | null;
+            /** Caller Id Number Id */
+            caller_id_number_id?: number | null;
+            /** Default Country */
+            default_country?: string | null;
+        };
+        /** PhoneSettingsOut */
+        PhoneSettingsOut: {
+            /** Allowed Countries */
+            allowed_countries: string[];
+            /** Caller Id Number Id */
+            caller_id_number_id: number | null;
+            /** Default Country */
+            default_country: string;
+            /** Tenant Id */
+            tenant_id: number;
+        };
         /** ProfilePatch */
         ProfilePatch: {
             /** Email */
@@ -1206,6 +2477,88 @@ export interface components {
             nickname?: string | null;
             /** Position */
             position?: string | null;
+        };
+        /** RecordingOut */
+        RecordingOut: {
+            /**
+             * Audio Url
+             * @default
+             */
+            audio_url: string;
+            /** Call Record Id */
+            call_record_id: string | null;
+            /**
+             * Callee
+             * @default
+             */
+            callee: string;
+            /** Callee Employee Id */
+            callee_employee_id: number | null;
+            /**
+             * Caller
+             * @default
+             */
+            caller: string;
+            /** Caller Employee Id */
+            caller_employee_id: number | null;
+            /**
+             * Caller Name
+             * @default
+             */
+            caller_name: string;
+            /**
+             * Direction
+             * @default
+             */
+            direction: string;
+            /** Duration Seconds */
+            duration_seconds: number;
+            /** Format */
+            format: string;
+            /** Id */
+            id: string;
+            /** On Demand */
+            on_demand: boolean;
+            /** Size Bytes */
+            size_bytes: number;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** State */
+            state: string;
+            /** Tenant Id */
+            tenant_id: number;
+        };
+        /** RecordingPageOut */
+        RecordingPageOut: {
+            /** Items */
+            items: components["schemas"]["RecordingOut"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+            /** Total Bytes */
+            total_bytes: number;
+        };
+        /** RecordingSettingsIn */
+        RecordingSettingsIn: {
+            /** Enabled */
+            enabled: boolean;
+            /** Retention Days */
+            retention_days: number;
+        };
+        /** RecordingSettingsOut */
+        RecordingSettingsOut: {
+            /** Enabled */
+            enabled: boolean;
+            /** Retention Days */
+            retention_days: number;
+            /** Tenant Id */
+            tenant_id: number;
         };
         /** RegistrationOut */
         RegistrationOut: {
@@ -1233,6 +2586,92 @@ export interface components {
             /** User Agent */
             user_agent: string;
         };
+        /** RuleIn */
+        RuleIn: {
+            /** Employee Id */
+            employee_id?: number | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Number */
+            number?: string | null;
+        };
+        /** RuleOut */
+        RuleOut: {
+            /** Employee Id */
+            employee_id?: number | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Id */
+            id: number;
+            /** Number */
+            number?: string | null;
+            /** Tenant Id */
+            tenant_id: number;
+        };
+        /** SeriesPoint */
+        SeriesPoint: {
+            /**
+             * Answered
+             * @default 0
+             */
+            answered: number;
+            /**
+             * Avg Ring Seconds
+             * @default 0
+             */
+            avg_ring_seconds: number;
+            /**
+             * Avg Talk Seconds
+             * @default 0
+             */
+            avg_talk_seconds: number;
+            /**
+             * Bucket
+             * Format: date-time
+             */
+            bucket: string;
+            /**
+             * Busy
+             * @default 0
+             */
+            busy: number;
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Cancelled
+             * @default 0
+             */
+            cancelled: number;
+            /**
+             * Failed
+             * @default 0
+             */
+            failed: number;
+            /**
+             * Missed
+             * @default 0
+             */
+            missed: number;
+            /**
+             * Missed Rate
+             * @default 0
+             */
+            missed_rate: number;
+            /**
+             * Talk Seconds
+             * @default 0
+             */
+            talk_seconds: number;
+        };
         /** SessionOut */
         SessionOut: {
             /** Csrf Token */
@@ -1240,12 +2679,51 @@ export interface components {
             tenant: components["schemas"]["TenantOut"] | null;
             user: components["schemas"]["UserOut"];
         };
+        /** ShareIn */
+        ShareIn: {
+            /**
+             * Ttl Seconds
+             * @default 86400
+             */
+            ttl_seconds: number;
+        };
+        /** ShareOut */
+        ShareOut: {
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Token */
+            token: string;
+            /** Url */
+            url: string;
+        };
         /** SignIn */
         SignIn: {
             /** Email */
             email: string;
             /** Password */
             password: string;
+        };
+        /** StoreNumberOut */
+        StoreNumberOut: {
+            /** City */
+            city: string;
+            /** Country */
+            country: string;
+            /** Currency */
+            currency: string;
+            /** E164 */
+            e164: string;
+            /** Id */
+            id: number;
+            /** Monthly Fee */
+            monthly_fee: number;
+            /** Number Type */
+            number_type: string;
+            /** Setup Fee */
+            setup_fee: number;
         };
         /** TenantCreate */
         TenantCreate: {
@@ -1337,6 +2815,254 @@ export interface components {
             name: string;
             /** Token Prefix */
             token_prefix: string;
+        };
+        /** Totals */
+        Totals: {
+            /**
+             * Answered
+             * @default 0
+             */
+            answered: number;
+            /**
+             * Avg Ring Seconds
+             * @default 0
+             */
+            avg_ring_seconds: number;
+            /**
+             * Avg Talk Seconds
+             * @default 0
+             */
+            avg_talk_seconds: number;
+            /**
+             * Busy
+             * @default 0
+             */
+            busy: number;
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Cancelled
+             * @default 0
+             */
+            cancelled: number;
+            /**
+             * Failed
+             * @default 0
+             */
+            failed: number;
+            /**
+             * Missed
+             * @default 0
+             */
+            missed: number;
+            /**
+             * Missed Rate
+             * @default 0
+             */
+            missed_rate: number;
+            /**
+             * Talk Seconds
+             * @default 0
+             */
+            talk_seconds: number;
+        };
+        /** TrunkIn */
+        TrunkIn: {
+            /** Allowed Addresses */
+            allowed_addresses?: string[] | null;
+            /** Codecs */
+            codecs?: string[] | null;
+            /** Enabled */
+            enabled?: boolean | null;
+            /** From Domain */
+            from_domain?: string | null;
+            /** Host */
+            host: string;
+            /**
+             * Kind
+             * @default ip
+             * @enum {string}
+             */
+            kind: "registration" | "ip";
+            /** Max Channels */
+            max_channels?: number | null;
+            /** Max Cps */
+            max_cps?: number | null;
+            /** Name */
+            name: string;
+            /** Number Format */
+            number_format?: ("e164" | "plain") | null;
+            /** Options Interval */
+            options_interval?: number | null;
+            /** Outbound Proxy */
+            outbound_proxy?: string | null;
+            /** Password */
+            password?: string | null;
+            /** Port */
+            port?: number | null;
+            /** Prefixes */
+            prefixes?: string[] | null;
+            /** Priority */
+            priority?: number | null;
+            /**
+             * Rate Per Minute
+             * @description cost per minute in minor units (least-cost routing)
+             */
+            rate_per_minute?: number | null;
+            /** Register Expires */
+            register_expires?: number | null;
+            /**
+             * Tenant Id
+             * @description a tenant's own trunk; empty: the operator's
+             */
+            tenant_id?: number | null;
+            /** Transport */
+            transport?: ("UDP" | "TCP") | null;
+            /** Username */
+            username?: string | null;
+        };
+        /** TrunkOut */
+        TrunkOut: {
+            /** Allowed Addresses */
+            allowed_addresses: string[];
+            /** Codecs */
+            codecs: string[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Enabled */
+            enabled: boolean;
+            /** From Domain */
+            from_domain: string | null;
+            /**
+             * Has Password
+             * @default false
+             */
+            has_password: boolean;
+            /** Host */
+            host: string;
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** Max Channels */
+            max_channels: number | null;
+            /** Max Cps */
+            max_cps: number | null;
+            /** Name */
+            name: string;
+            /** Number Format */
+            number_format: string;
+            /** Options Interval */
+            options_interval: number;
+            /** Outbound Proxy */
+            outbound_proxy: string | null;
+            /** Port */
+            port: number;
+            /** Prefixes */
+            prefixes: string[];
+            /** Priority */
+            priority: number;
+            /** Rate Per Minute */
+            rate_per_minute: number | null;
+            /** Register Expires */
+            register_expires: number;
+            /** Tenant Id */
+            tenant_id: number | null;
+            /** Transport */
+            transport: string;
+            /** Username */
+            username: string | null;
+        };
+        /** TrunkPatch */
+        TrunkPatch: {
+            /** Allowed Addresses */
+            allowed_addresses?: string[] | null;
+            /** Codecs */
+            codecs?: string[] | null;
+            /** Enabled */
+            enabled?: boolean | null;
+            /** From Domain */
+            from_domain?: string | null;
+            /** Host */
+            host?: string | null;
+            /** Kind */
+            kind?: ("registration" | "ip") | null;
+            /** Max Channels */
+            max_channels?: number | null;
+            /** Max Cps */
+            max_cps?: number | null;
+            /** Name */
+            name?: string | null;
+            /** Number Format */
+            number_format?: ("e164" | "plain") | null;
+            /** Options Interval */
+            options_interval?: number | null;
+            /** Outbound Proxy */
+            outbound_proxy?: string | null;
+            /** Password */
+            password?: string | null;
+            /** Port */
+            port?: number | null;
+            /** Prefixes */
+            prefixes?: string[] | null;
+            /** Priority */
+            priority?: number | null;
+            /**
+             * Rate Per Minute
+             * @description cost per minute in minor units (least-cost routing)
+             */
+            rate_per_minute?: number | null;
+            /** Register Expires */
+            register_expires?: number | null;
+            /** Transport */
+            transport?: ("UDP" | "TCP") | null;
+            /** Username */
+            username?: string | null;
+        };
+        /** TrunkStateOut */
+        TrunkStateOut: {
+            /**
+             * Running
+             * @description whether this process runs the SIP server
+             */
+            running: boolean;
+            /** State */
+            state: {
+                [key: string]: unknown;
+            } | null;
+            /** Trunk Id */
+            trunk_id: number;
+        };
+        /** UsageOut */
+        UsageOut: {
+            /** By Employee */
+            by_employee: components["schemas"]["EmployeeUsageOut"][];
+            /** Bytes */
+            bytes: number;
+            /** Recordings */
+            recordings: number;
+            /** Tenant Id */
+            tenant_id: number | null;
+        };
+        /** UserCallerIdIn */
+        UserCallerIdIn: {
+            /** Caller Id Number Id */
+            caller_id_number_id: number | null;
+        };
+        /** UserCallerIdOut */
+        UserCallerIdOut: {
+            /** Caller Id Number Id */
+            caller_id_number_id: number | null;
+            /** Effective Caller Id */
+            effective_caller_id: string | null;
+            /** User Id */
+            user_id: number;
         };
         /** UserOut */
         UserOut: {
@@ -1608,6 +3334,249 @@ export interface operations {
             };
         };
     };
+    list_blocked_api_v1_blocked_numbers_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockedOut"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    add_blocked_api_v1_blocked_numbers_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BlockedIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockedOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_blocked_api_v1_blocked_numbers__blocked_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                blocked_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    call_log_api_v1_calls_get: {
+        parameters: {
+            query?: {
+                /** @description page size */
+                limit?: number;
+                /** @description rows to skip */
+                offset?: number;
+                /** @description search text */
+                q?: string | null;
+                /** @description field to sort by; '-field' descending */
+                sort?: string | null;
+                from?: string | null;
+                to?: string | null;
+                outcome?: ("answered" | "missed" | "busy" | "failed" | "cancelled" | "in_progress")[] | null;
+                direction?: ("internal" | "incoming" | "outgoing") | null;
+                employee_id?: number | null;
+                extension?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOut_CallRecordOut_"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     active_calls_api_v1_calls_active_get: {
         parameters: {
             query?: never;
@@ -1624,6 +3593,305 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ActiveCallsOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    call_log_csv_api_v1_calls_export_csv_get: {
+        parameters: {
+            query?: {
+                q?: string | null;
+                from?: string | null;
+                to?: string | null;
+                outcome?: ("answered" | "missed" | "busy" | "failed" | "cancelled" | "in_progress")[] | null;
+                direction?: ("internal" | "incoming" | "outgoing") | null;
+                employee_id?: number | null;
+                extension?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    call_summary_api_v1_calls_summary_get: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+                outcome?: ("answered" | "missed" | "busy" | "failed" | "cancelled" | "in_progress")[] | null;
+                direction?: ("internal" | "incoming" | "outgoing") | null;
+                employee_id?: number | null;
+                extension?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallSummaryOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    start_call_recording_api_v1_calls__call_id__recording_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    stop_call_recording_api_v1_calls__call_id__recording_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveRecordingOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    call_record_api_v1_calls__record_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                record_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallRecordOut"];
                 };
             };
             /** @description not signed in */
@@ -3794,6 +6062,951 @@ export interface operations {
             };
         };
     };
+    release_number_api_v1_numbers__number_id__release_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                number_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NumberOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_phone_settings_api_v1_phone_settings_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PhoneSettingsOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    patch_phone_settings_api_v1_phone_settings_patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PhoneSettingsIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PhoneSettingsOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_my_caller_id_api_v1_phone_settings_me_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserCallerIdOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    set_my_caller_id_api_v1_phone_settings_me_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserCallerIdIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserCallerIdOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_recordings_api_v1_recordings_get: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+                employee_id?: number | null;
+                call_record_id?: string | null;
+                /** @description page size */
+                limit?: number;
+                /** @description rows to skip */
+                offset?: number;
+                /** @description search text */
+                q?: string | null;
+                /** @description field to sort by; '-field' descending */
+                sort?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingPageOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_rules_api_v1_recordings_rules_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleOut"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    put_rule_api_v1_recordings_rules_post: {
+        parameters: {
+            query?: {
+                tenant_id?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_rule_api_v1_recordings_rules__rule_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rule_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_settings_api_v1_recordings_settings_get: {
+        parameters: {
+            query?: {
+                tenant_id?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingSettingsOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    put_settings_api_v1_recordings_settings_put: {
+        parameters: {
+            query?: {
+                tenant_id?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecordingSettingsIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingSettingsOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    shared_recording_api_v1_recordings_shared__token__get: {
+        parameters: {
+            query?: {
+                download?: boolean;
+            };
+            header?: never;
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    recordings_usage_api_v1_recordings_usage_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_recording_api_v1_recordings__recording_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                recording_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    recording_audio_api_v1_recordings__recording_id__audio_get: {
+        parameters: {
+            query?: {
+                download?: boolean;
+            };
+            header?: never;
+            path: {
+                recording_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    share_recording_api_v1_recordings__recording_id__share_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                recording_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShareIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     list_registrations_api_v1_registrations_get: {
         parameters: {
             query?: {
@@ -3820,6 +7033,871 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PageOut_RegistrationOut_"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    calls_over_time_api_v1_stats_calls_get: {
+        parameters: {
+            query?: {
+                step?: "hour" | "day";
+                tz_hours?: number;
+                from?: string | null;
+                to?: string | null;
+                tenant_id?: number | null;
+                direction?: ("internal" | "incoming" | "outgoing") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesPoint"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    by_department_api_v1_stats_departments_get: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+                tenant_id?: number | null;
+                direction?: ("internal" | "incoming" | "outgoing") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DepartmentRow"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    by_direction_api_v1_stats_directions_get: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+                tenant_id?: number | null;
+                direction?: ("internal" | "incoming" | "outgoing") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DirectionRow"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    by_employee_api_v1_stats_employees_get: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+                tenant_id?: number | null;
+                direction?: ("internal" | "incoming" | "outgoing") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmployeeRow"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    load_api_v1_stats_load_get: {
+        parameters: {
+            query?: {
+                step?: "minute" | "hour" | "day";
+                from?: string | null;
+                to?: string | null;
+                tenant_id?: number | null;
+                direction?: ("internal" | "incoming" | "outgoing") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoadPoint"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    summary_api_v1_stats_summary_get: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+                tenant_id?: number | null;
+                direction?: ("internal" | "incoming" | "outgoing") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Totals"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    top_numbers_api_v1_stats_top_numbers_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                from?: string | null;
+                to?: string | null;
+                tenant_id?: number | null;
+                direction?: ("internal" | "incoming" | "outgoing") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NumberRow"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    store_numbers_api_v1_store_numbers_get: {
+        parameters: {
+            query?: {
+                country?: string | null;
+                city?: string | null;
+                number_type?: string | null;
+                /** @description page size */
+                limit?: number;
+                /** @description rows to skip */
+                offset?: number;
+                /** @description search text */
+                q?: string | null;
+                /** @description field to sort by; '-field' descending */
+                sort?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOut_StoreNumberOut_"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_orders_api_v1_store_requests_get: {
+        parameters: {
+            query?: {
+                state?: string | null;
+                /** @description page size */
+                limit?: number;
+                /** @description rows to skip */
+                offset?: number;
+                /** @description search text */
+                q?: string | null;
+                /** @description field to sort by; '-field' descending */
+                sort?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOut_OrderOut_"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    order_api_v1_store_requests_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrderIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_order_api_v1_store_requests__request_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    approve_order_api_v1_store_requests__request_id__approve_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecisionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    cancel_order_api_v1_store_requests__request_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    reject_order_api_v1_store_requests__request_id__reject_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                request_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecisionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderOut"];
                 };
             };
             /** @description not signed in */
@@ -4238,6 +8316,356 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_trunks_api_v1_trunks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrunkOut"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_trunk_api_v1_trunks_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrunkIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrunkOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_trunk_api_v1_trunks__trunk_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                trunk_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrunkOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_trunk_api_v1_trunks__trunk_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                trunk_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    patch_trunk_api_v1_trunks__trunk_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                trunk_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrunkPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrunkOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    trunk_state_api_v1_trunks__trunk_id__state_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                trunk_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrunkStateOut"];
+                };
             };
             /** @description not signed in */
             401: {

@@ -11,7 +11,14 @@ import {
   ThemeIcon,
   Title,
 } from "@mantine/core";
-import { IconDeviceMobile, IconPhoneCall, IconServer, IconUsers } from "@tabler/icons-react";
+import {
+  IconClockHour4,
+  IconDeviceMobile,
+  IconPhoneCall,
+  IconPhoneIncoming,
+  IconServer,
+  IconUsers,
+} from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import type { ReactNode } from "react";
 import { api, call } from "../api/client";
@@ -19,9 +26,18 @@ import { EmptyState, ErrorState, LoadingState } from "../components/States";
 import { formatDuration, formatTime } from "../lib/dates";
 import { useAllDepartments, useAllDevices, useAllEmployees, useHealth } from "../lib/directory";
 import { useI18n } from "../lib/i18n";
+import { useLiveStatus } from "../lib/live";
 import { useMe } from "../lib/session";
 
-const POLL_MS = 3000;
+const POLL_MS = 3000; // while the live connection is down
+const LIVE_SAFETY_MS = 30_000; // while it is up: a slow safety net (e.g. expired registrations)
+
+/** Local midnight today, as the API's ``from``. */
+function todayStart(now = new Date()): string {
+  const d = new Date(now);
+  d.setHours(0, 0, 0, 0);
+  return d.toISOString();
+}
 
 function Figure({
   label,
@@ -59,12 +75,21 @@ export function StatusPage() {
   const { t } = useI18n();
   const me = useMe();
   const isCompany = me.data?.tenant?.kind !== "individual";
+  const live = useLiveStatus();
+  const poll = live.connected ? LIVE_SAFETY_MS : POLL_MS;
   const calls = useQuery({
     queryKey: ["calls", "active"],
     queryFn: () => call(api.GET("/api/v1/calls/active")),
-    refetchInterval: POLL_MS,
+    refetchInterval: live.connected ? false : POLL_MS,
   });
-  const devices = useAllDevices(POLL_MS);
+  const since = todayStart();
+  const today = useQuery({
+    queryKey: ["calls", "summary", since],
+    queryFn: () =>
+      call(api.GET("/api/v1/calls/summary", { params: { query: { from: since } } })),
+    refetchInterval: live.connected ? LIVE_SAFETY_MS : 15_000,
+  });
+  const devices = useAllDevices(poll);
   const employees = useAllEmployees(isCompany);
   const departments = useAllDepartments(isCompany);
   const health = useHealth(15_000);
@@ -101,8 +126,15 @@ export function StatusPage() {
     <Stack>
       <Group justify="space-between">
         <Title order={2}>{t("status.title")}</Title>
-        <Badge variant="dot" color="green" data-testid="updated">
-          {t("status.updated", { time: formatTime(new Date(devices.dataUpdatedAt)) })}
+        <Badge
+          variant="dot"
+          color={live.connected ? "green" : "yellow"}
+          data-testid="updated"
+          data-live={live.connected ? "yes" : "no"}
+        >
+          {live.connected
+            ? t("status.live")
+            : t("status.updated", { time: formatTime(new Date(devices.dataUpdatedAt)) })}
         </Badge>
       </Group>
       <SimpleGrid cols={{ base: 2, md: 4 }} spacing="sm">
@@ -140,6 +172,34 @@ export function StatusPage() {
           color={sipOk ? "teal" : "red"}
           testid="sip-state"
         />
+        {today.data && (
+          <>
+            <Figure
+              label={t("status.callsToday")}
+              value={
+                <Group gap={6} align="baseline" wrap="nowrap">
+                  <span data-testid="calls-today">{today.data.totals.calls}</span>
+                  <Text span size="xs" c="dimmed" fw={400} data-testid="calls-today-split">
+                    {t("status.callsTodaySplit", {
+                      answered: today.data.totals.answered,
+                      missed: today.data.totals.missed,
+                    })}
+                  </Text>
+                </Group>
+              }
+              icon={<IconPhoneIncoming size={22} />}
+              color="orange"
+              testid="calls-today-figure"
+            />
+            <Figure
+              label={t("status.talkToday")}
+              value={formatDuration(today.data.totals.talk_seconds)}
+              icon={<IconClockHour4 size={22} />}
+              color="grape"
+              testid="talk-today"
+            />
+          </>
+        )}
       </SimpleGrid>
 
       <Card withBorder radius="md">
@@ -241,8 +301,43 @@ export function StatusPage() {
           </Card>
         )}
       </SimpleGrid>
+      {isCompany && today.data && (
+        <Card withBorder radius="md">
+          <Title order={4} mb="sm">
+            {t("status.callsByDepartment")}
+          </Title>
+          {today.data.departments.length === 0 ? (
+            <Text c="dimmed" size="sm">
+              {t("status.noCallsToday")}
+            </Text>
+          ) : (
+            <Stack gap="sm" data-testid="dept-calls">
+              {today.data.departments.map((d) => {
+                const max = Math.max(...today.data.departments.map((x) => x.calls), 1);
+                return (
+                  <Stack gap={4} key={d.department_id ?? "none"} data-testid="dept-calls-row">
+                    <Group justify="space-between" wrap="nowrap">
+                      <Text size="sm" truncate>
+                        {d.department_id == null ? t("status.noDepartment") : d.name}
+                      </Text>
+                      <Text size="sm" c="dimmed">
+                        {t("status.deptCalls", {
+                          n: d.calls,
+                          answered: d.answered,
+                          min: Math.round(d.talk_seconds / 60),
+                        })}
+                      </Text>
+                    </Group>
+                    <Progress value={(d.calls / max) * 100} color="orange" size="sm" />
+                  </Stack>
+                );
+              })}
+            </Stack>
+          )}
+        </Card>
+      )}
       <Text size="xs" c="dimmed">
-        {t("status.polling")}
+        {live.connected ? t("status.liveHint") : t("status.polling")}
       </Text>
     </Stack>
   );
