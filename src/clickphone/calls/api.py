@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
+from openpyxl import Workbook
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select, func, or_, select
 
@@ -166,11 +168,8 @@ CSV_COLUMNS = (
 )
 
 
-@router.get("/calls/export.csv", response_class=StreamingResponse)
-async def call_log_csv(
-    session: SessionDep, stmt: CallLogQuery, q: Annotated[str | None, Query()] = None
-) -> StreamingResponse:
-    """The filtered call log as CSV (UTF-8 with BOM for spreadsheets), newest first."""
+async def _export_rows(session: SessionDep, stmt: Select[Any], q: str | None) -> list[Any]:
+    """The filtered call log for an export (``q`` as in the list), newest first."""
     if q:
         pattern = f"%{q.strip().lower()}%"
         stmt = stmt.where(
@@ -180,11 +179,19 @@ async def call_log_csv(
                 func.lower(CallRecord.caller_name).like(pattern),
             )
         )
-    rows = (
-        await session.scalars(
-            stmt.order_by(CallRecord.started_at.desc(), CallRecord.id.desc()).limit(100_000)
-        )
-    ).all()
+    stmt = stmt.order_by(CallRecord.started_at.desc(), CallRecord.id.desc()).limit(EXPORT_LIMIT)
+    return list((await session.scalars(stmt)).all())
+
+
+EXPORT_LIMIT = 100_000
+
+
+@router.get("/calls/export.csv", response_class=StreamingResponse)
+async def call_log_csv(
+    session: SessionDep, stmt: CallLogQuery, q: Annotated[str | None, Query()] = None
+) -> StreamingResponse:
+    """The filtered call log as CSV (UTF-8 with BOM for spreadsheets), newest first."""
+    rows = await _export_rows(session, stmt, q)
     buf = io.StringIO()
     buf.write("\ufeff")
     writer = csv.writer(buf)
@@ -200,6 +207,41 @@ async def call_log_csv(
         iter([buf.getvalue().encode()]),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="calls.csv"'},
+    )
+
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _xlsx_value(v: Any) -> Any:
+    # spreadsheets have no time zones: UTC wall-clock times, as the column header says
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).replace(tzinfo=None) if v.tzinfo else v
+    return v
+
+
+def _xlsx(rows: list[Any]) -> bytes:
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Calls")
+    ws.append([f"{c} (UTC)" if c.endswith("_at") else c for c in CSV_COLUMNS])
+    for r in rows:
+        ws.append([_xlsx_value(getattr(r, c)) for c in CSV_COLUMNS])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+@router.get("/calls/export.xlsx", response_class=Response)
+async def call_log_xlsx(
+    session: SessionDep, stmt: CallLogQuery, q: Annotated[str | None, Query()] = None
+) -> Response:
+    """The filtered call log as an Excel workbook (times in UTC), newest first."""
+    rows = await _export_rows(session, stmt, q)
+    data = await asyncio.to_thread(_xlsx, rows)
+    return Response(
+        data,
+        media_type=XLSX_MEDIA_TYPE,
+        headers={"Content-Disposition": 'attachment; filename="calls.xlsx"'},
     )
 
 
