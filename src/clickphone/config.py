@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None  # None: on in production, off in development
     login_max_failures: int = 5
     login_window_seconds: int = 300
+    # password reset by e-mail: on when smtp_host and smtp_from are set
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"  # tls: implicit TLS (port 465)
+    public_url: str = ""  # the cabinet's address in e-mailed links (default: http_url)
+    password_reset_ttl: int = 3600
     web_dist: Path | None = None
     log_level: str = "INFO"
     log_json: bool = True
@@ -115,6 +124,14 @@ class Settings(BaseSettings):
     @property
     def recordings_root(self) -> Path:
         return (self.recordings_dir or self.data_dir / "recordings").resolve()
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host and self.smtp_from)
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or self.http_url).rstrip("/")
 
     @property
     def effective_cookie_secure(self) -> bool:

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 def api_router() -> APIRouter:
     """Every /api/v1 route, assembled from the feature routers."""
     from clickphone.accounts.api import router as accounts
+    from clickphone.accounts.reset import router as reset
     from clickphone.api.health import router as health
     from clickphone.api.ws import router as live
     from clickphone.calls.api import router as calls
@@ -19,7 +20,7 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     # calls_summary before calls: /calls/{record_id} would take /calls/summary
     routers = (health, accounts, directory, numbers, calls_summary, calls, recordings, stats)
-    for r in (*routers, trunks, live):
+    for r in (*routers, trunks, live, reset):
         router.include_router(r)
     return router
 

@@ -626,6 +626,20 @@ class CallStatsApplied(Base):
     record_id: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
+class PasswordResetToken(Base):
+    """A password-reset link sent by e-mail: single use, expiring, only its SHA-256 kept."""
+
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+
+
 __all__ = [
     "BLOCK_DIRECTIONS",
     "DEFAULT_AUTH_ALGORITHMS",
