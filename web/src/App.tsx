@@ -15,6 +15,9 @@ import { EmployeesPage } from "./pages/Employees";
 import { DepartmentsPage } from "./pages/Departments";
 import { ContactsPage } from "./pages/Contacts";
 import { ProfilePage } from "./pages/Profile";
+import { CallLogPage } from "./pages/CallLog";
+import { StatisticsPage } from "./pages/Statistics";
+import { RecordingsPage } from "./pages/Recordings";
 import { NotFound } from "./components/States";
 
 const theme = createTheme({ primaryColor: "blue", defaultRadius: "md" });
@@ -62,6 +65,9 @@ export function App() {
                 { path: "/departments", element: <DepartmentsPage /> },
                 { path: "/contacts", element: <ContactsPage /> },
                 { path: "/profile", element: <ProfilePage /> },
+                { path: "/calls", element: <CallLogPage /> },
+                { path: "/statistics", element: <StatisticsPage /> },
+                { path: "/recordings", element: <RecordingsPage /> },
                 { path: "*", element: <NotFound /> },
               ],
             },

@@ -17,6 +17,9 @@ import { useDisclosure } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import {
   IconAddressBook,
+  IconChartBar,
+  IconMicrophone,
+  IconPhoneCall,
   IconActivity,
   IconLogout,
   IconMessage,
@@ -29,7 +32,7 @@ import { Navigate, NavLink as RouterLink, Outlet, useLocation, useNavigate } fro
 import { api, call } from "../api/client";
 import { ApiError } from "../lib/errors";
 import { useI18n, type Key, type Lang } from "../lib/i18n";
-import { useMe } from "../lib/session";
+import { isAdmin, useMe } from "../lib/session";
 import { ErrorState, LoadingState } from "./States";
 
 interface NavItem {
@@ -37,12 +40,16 @@ interface NavItem {
   label: Key;
   icon: typeof IconUser;
   company?: boolean;
+  admin?: boolean;
 }
 const NAV: NavItem[] = [
   { to: "/status", label: "nav.status", icon: IconActivity },
   { to: "/employees", label: "nav.employees", icon: IconUsers, company: true },
   { to: "/departments", label: "nav.departments", icon: IconSitemap, company: true },
   { to: "/contacts", label: "nav.contacts", icon: IconAddressBook },
+  { to: "/calls", label: "nav.calls", icon: IconPhoneCall },
+  { to: "/statistics", label: "nav.stats", icon: IconChartBar, admin: true },
+  { to: "/recordings", label: "nav.recordings", icon: IconMicrophone },
   { to: "/profile", label: "nav.profile", icon: IconUser },
 ];
 
@@ -182,7 +189,7 @@ export function Layout() {
       </AppShell.Header>
       <AppShell.Navbar p="sm">
         <Stack gap={4} style={{ flex: 1 }}>
-          {NAV.filter((n) => !n.company || isCompany).map((n) => (
+          {NAV.filter((n) => (!n.company || isCompany) && (!n.admin || isAdmin(me.data))).map((n) => (
             <NavLink
               key={n.to}
               component={RouterLink}

@@ -1,4 +1,6 @@
 /** UI strings in English and Russian. Russian must have every English key (checked by tsc). */
+import { callsEn, callsRu } from "./i18n-calls";
+
 export const en = {
   "app.name": "ClickPhone",
   "lang.ru": "Русский",
@@ -185,6 +187,7 @@ export const en = {
   "profile.myDevices": "My devices",
   "pagination.of": "{from}–{to} of {total}",
   "notFound": "Page not found",
+  ...callsEn,
 } as const;
 
 export type Key = keyof typeof en;
@@ -376,6 +379,7 @@ export const ru: Record<Key, string> = {
   "profile.myDevices": "Мои устройства",
   "pagination.of": "{from}–{to} из {total}",
   "notFound": "Страница не найдена",
+  ...callsRu,
 };
 
 export const dictionaries: Record<Lang, Record<Key, string>> = { en, ru };
