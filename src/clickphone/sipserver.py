@@ -143,6 +143,7 @@ class SipServer:
         await self.recorder.recover(time.time())
         self.recorder.start()
         self.calls.start()
+        await self.directory.preload()
         await self.registrar.start()
         self._sweeper = asyncio.create_task(self._sweep())
         self._pinger = asyncio.create_task(self._nat_keepalive())
@@ -230,8 +231,16 @@ class SipServer:
         if not event.tx.terminated:
             self.endpoint.send_response(event.tx, response)
 
-    async def _on_directory_change(self, _event: BusEvent) -> None:
-        self.directory.invalidate()
+    async def _on_directory_change(self, event: BusEvent) -> None:
+        payload = event.payload
+        if event.type.startswith("device.") and "device_id" in payload:
+            self.directory.forget(
+                device_id=payload["device_id"], username=payload.get("sip_username")
+            )
+        elif event.type.startswith("employee.") and "employee_id" in payload:
+            self.directory.forget(employee_id=payload["employee_id"])
+        else:
+            self.directory.invalidate()
 
     def _on_auth_blocked(self, source: str, username: str) -> None:
         log.warning("x SIP auth failures: blocking %s (last username %r)", source, username)

@@ -304,6 +304,13 @@ class DirectoryService:
         for k in ("full_name", "position"):
             if changes.get(k) is not None:
                 setattr(user, k, changes[k])
+        # The SIP side caches extensions and names: tell it (after commit, via the outbox).
+        add_event(
+            session,
+            "employee.updated",
+            {"employee_id": emp.id, "user_id": user.id, "extension": emp.extension},
+            tenant_id=emp.tenant_id,
+        )
         await self._commit(session, "e-mail or extension already used", "email")
         return emp
 

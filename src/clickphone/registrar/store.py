@@ -15,6 +15,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -71,9 +72,7 @@ class DeviceDirectory:
         if self._algorithm_sets is not None and self._algorithm_sets[0] > now:
             return self._algorithm_sets[1]
         async with self.database.session() as session:
-            rows = (
-                await session.execute(select(SipDevice.auth_algorithms).limit(2000))
-            ).scalars()
+            rows = (await session.execute(select(SipDevice.auth_algorithms).limit(2000))).scalars()
             counts: dict[tuple[str, ...], int] = {}
             for algos in rows:
                 key = tuple(algos or ())
@@ -83,6 +82,81 @@ class DeviceDirectory:
         self._algorithm_sets = (now + 60.0, result)
         return result
 
+    def _query(self) -> Any:  # a Select of the columns _info() reads
+        return (
+            select(
+                SipDevice.id,
+                SipDevice.tenant_id,
+                SipDevice.sip_username,
+                SipDevice.realm,
+                SipDevice.ha1_md5,
+                SipDevice.ha1_sha256,
+                SipDevice.ha1_sha512_256,
+                SipDevice.auth_algorithms,
+                SipDevice.enabled,
+                SipDevice.employee_id,
+                Employee.extension,
+                User.full_name,
+            )
+            .outerjoin(Employee, Employee.id == SipDevice.employee_id)
+            .outerjoin(User, User.id == SipDevice.user_id)
+        )
+
+    @staticmethod
+    def _info(row: Any) -> DeviceInfo:
+        algorithms = tuple(row.auth_algorithms or ("SHA-256", "MD5"))
+        # Keep only the HA1s of the algorithms the device may use (memory per device).
+        ha1 = {
+            name: value
+            for name, value in (
+                ("MD5", row.ha1_md5),
+                ("SHA-256", row.ha1_sha256),
+                ("SHA-512-256", row.ha1_sha512_256),
+            )
+            if name in algorithms
+        }
+        return DeviceInfo(
+            id=row.id,
+            tenant_id=row.tenant_id,
+            username=row.sip_username,
+            realm=row.realm,
+            ha1=ha1,
+            algorithms=algorithms,
+            enabled=row.enabled,
+            employee_id=row.employee_id,
+            extension=row.extension,
+            display_name=row.full_name or "",
+        )
+
+    async def preload(self, limit: int = 200_000) -> int:
+        """Cache every device's credentials in one query (at start): a restart followed by
+        every phone re-registering must not cost one database query per phone."""
+        async with self.database.session() as session:
+            rows = (await session.execute(self._query().limit(limit))).all()
+        until = time.monotonic() + self.ttl
+        for row in rows:
+            self._cache[row.sip_username] = (until, self._info(row))
+        return len(rows)
+
+    def forget(
+        self,
+        *,
+        device_id: int | None = None,
+        employee_id: int | None = None,
+        username: str | None = None,
+    ) -> None:
+        """Drop what a change to one device, employee or username makes stale."""
+        if username is not None:
+            self._cache.pop(username, None)
+        if device_id is not None or employee_id is not None:
+            for name, (_, info) in list(self._cache.items()):
+                if info is not None and (
+                    info.id == device_id
+                    or (employee_id is not None and info.employee_id == employee_id)
+                ):
+                    del self._cache[name]
+        self._ext_cache.clear()
+
     async def get(self, username: str) -> DeviceInfo | None:
         now = time.monotonic()
         hit = self._cache.get(username)
@@ -90,32 +164,9 @@ class DeviceDirectory:
             return hit[1]
         async with self.database.session() as session:
             row = (
-                await session.execute(
-                    select(SipDevice, Employee, User)
-                    .outerjoin(Employee, Employee.id == SipDevice.employee_id)
-                    .outerjoin(User, User.id == SipDevice.user_id)
-                    .where(SipDevice.sip_username == username)
-                )
+                await session.execute(self._query().where(SipDevice.sip_username == username))
             ).first()
-        info = None
-        if row is not None:
-            device, employee, user = row
-            info = DeviceInfo(
-                id=device.id,
-                tenant_id=device.tenant_id,
-                username=device.sip_username,
-                realm=device.realm,
-                ha1={
-                    "MD5": device.ha1_md5,
-                    "SHA-256": device.ha1_sha256,
-                    "SHA-512-256": device.ha1_sha512_256,
-                },
-                algorithms=tuple(device.auth_algorithms or ("SHA-256", "MD5")),
-                enabled=device.enabled,
-                employee_id=device.employee_id,
-                extension=employee.extension if employee is not None else None,
-                display_name=(user.full_name if user is not None else "") or "",
-            )
+        info = self._info(row) if row is not None else None
         if len(self._cache) >= self.max_entries:
             self._cache.clear()
         # Unknown names are remembered briefly only, so a device created a moment ago (e.g. by
