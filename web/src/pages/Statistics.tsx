@@ -453,6 +453,13 @@ function TopNumbersChart({ period }: { period: Period }) {
       <Query q={q}>
         {(rows) => {
           const top = topBars(rows, (r) => r.number, (r) => r.calls, Number(limit));
+          if (rows.length === 0) {
+            return (
+              <Text c="dimmed" size="sm" ta="center" py="xl" data-testid="top-empty">
+                {t("stats.noData")}
+              </Text>
+            );
+          }
           return (
             <>
               <EChart
