@@ -50,7 +50,13 @@ class Server:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server_env() -> dict[str, str]:
+    """Extra environment for the server (a test module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def server(tmp_path: Path, server_env: dict[str, str]) -> Iterator[Server]:
     require((WEB_DIST / "index.html").exists(), "the built web cabinet (cd web && npm run build)")
     data = tmp_path / "var"
     http_port = _free_port(socket.SOCK_STREAM)
@@ -62,6 +68,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
         "CLICKPHONE_MEDIA_PORT_MIN": "42000",
         "CLICKPHONE_MEDIA_PORT_MAX": "42999",
         "CLICKPHONE_LOG_JSON": "false",
+        **server_env,
     }
     log_path = tmp_path / "serve.log"
     log = log_path.open("wb")

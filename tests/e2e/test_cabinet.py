@@ -232,6 +232,9 @@ def test_company_cabinet_main_path(
         page.get_by_role("link", name="Состояние").click()
         page.get_by_test_id("signout").click()
         page.wait_for_url(re.compile(r"/signin$"))
+        # No SMTP on this server: no password-reset link.
+        expect(page.get_by_role("button", name="Войти")).to_be_visible()
+        expect(page.get_by_test_id("forgot-link")).to_have_count(0)
         page.get_by_label("Эл. почта").fill(OWNER["email"])
         page.get_by_label("Пароль").fill("wrong-password")
         page.get_by_role("button", name="Войти").click()

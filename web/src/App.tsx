@@ -10,6 +10,7 @@ import { onUnauthorized } from "./api/client";
 import { Layout } from "./components/Layout";
 import { SignInPage } from "./pages/SignIn";
 import { SignUpPage } from "./pages/SignUp";
+import { ForgotPasswordPage, ResetPasswordPage } from "./pages/PasswordReset";
 import { StatusPage } from "./pages/Status";
 import { EmployeesPage } from "./pages/Employees";
 import { DepartmentsPage } from "./pages/Departments";
@@ -56,6 +57,8 @@ export function App() {
           children: [
             { path: "/signin", element: <SignInPage /> },
             { path: "/signup", element: <SignUpPage /> },
+            { path: "/forgot-password", element: <ForgotPasswordPage /> },
+            { path: "/reset-password", element: <ResetPasswordPage /> },
             {
               element: <Layout />,
               children: [

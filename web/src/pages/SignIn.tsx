@@ -7,6 +7,7 @@ import { api, call } from "../api/client";
 import { AuthFrame } from "../components/AuthFrame";
 import { applyApiError } from "../lib/forms";
 import { useI18n } from "../lib/i18n";
+import { useAuthOptions } from "./PasswordReset";
 
 export function SignInPage() {
   const { t } = useI18n();
@@ -14,6 +15,8 @@ export function SignInPage() {
   const location = useLocation();
   const qc = useQueryClient();
   const [formError, setFormError] = useState("");
+  const options = useAuthOptions();
+  const notice = (location.state as { notice?: string } | null)?.notice;
   const form = useForm({ initialValues: { email: "", password: "" } });
   const signin = useMutation({
     mutationFn: (v: typeof form.values) => call(api.POST("/api/v1/auth/signin", { body: v })),
@@ -33,6 +36,11 @@ export function SignInPage() {
         })}
       >
         <Stack>
+          {notice === "reset.done" && !formError && (
+            <Alert color="green" data-testid="form-notice">
+              {t("reset.done")}
+            </Alert>
+          )}
           {formError && (
             <Alert color="red" role="alert" data-testid="form-error">
               {formError}
@@ -51,6 +59,11 @@ export function SignInPage() {
             required
             {...form.getInputProps("password")}
           />
+          {options.data?.password_reset && (
+            <Anchor component={Link} to="/forgot-password" size="sm" data-testid="forgot-link">
+              {t("reset.forgot")}
+            </Anchor>
+          )}
           <Button type="submit" loading={signin.isPending} fullWidth>
             {t("auth.signin")}
           </Button>
