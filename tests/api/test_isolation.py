@@ -22,6 +22,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/devices/{device_id}"): {"label": "evil"},
     ("POST", "/api/v1/devices/{device_id}/rotate"): {},
     ("PATCH", "/api/v1/contacts/{contact_id}"): {"name": "Hijacked"},
+    ("POST", "/api/v1/contacts/{contact_id}/shares"): {"employee_id": 1},
     ("PATCH", "/api/v1/numbers/{number_id}"): {"label": "evil"},
     ("PATCH", "/api/v1/trunks/{trunk_id}"): {"name": "evil"},
     ("POST", "/api/v1/store/requests/{request_id}/approve"): {},
@@ -58,6 +59,13 @@ async def _tenant_a(api: Api, database: Database) -> tuple[httpx.AsyncClient, di
         )
     ).json()["id"]
     ids["token_id"] = (await a.post("/api/v1/tokens", json={"name": "t"})).json()["id"]
+    # A personal contact of A's owner, shared with A's department.
+    mine = (await a.post("/api/v1/contacts", json={"name": "Mine"})).json()["id"]
+    ids["share_id"] = (
+        await a.post(
+            f"/api/v1/contacts/{mine}/shares", json={"department_id": ids["department_id"]}
+        )
+    ).json()["id"]
     # An operator assigns a number to tenant A (directly through the service layer).
     from clickphone.numbers.service import NumberService
 

@@ -12,6 +12,7 @@ def api_router() -> APIRouter:
     from clickphone.calls.api import router as calls
     from clickphone.calls.summary import router as calls_summary
     from clickphone.directory.api import router as directory
+    from clickphone.directory.sharing import router as sharing
     from clickphone.numbers.api import router as numbers
     from clickphone.recordings.api import router as recordings
     from clickphone.stats.api import router as stats
@@ -20,7 +21,7 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     # calls_summary before calls: /calls/{record_id} would take /calls/summary
     routers = (health, accounts, directory, numbers, calls_summary, calls, recordings, stats)
-    for r in (*routers, trunks, live, reset):
+    for r in (*routers, trunks, live, reset, sharing):
         router.include_router(r)
     return router
 

@@ -640,6 +640,33 @@ class PasswordResetToken(Base):
     ip: Mapped[str] = mapped_column(String(64), default="")
 
 
+class ContactShare(Base):
+    """A personal contact shared with one employee or with a department (read-only for them)."""
+
+    __tablename__ = "contact_shares"
+    __table_args__ = (
+        UniqueConstraint("contact_id", "employee_id"),
+        UniqueConstraint("contact_id", "department_id"),
+        CheckConstraint("(employee_id IS NULL) <> (department_id IS NULL)", name="one_target"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    employee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("employees.id", ondelete="CASCADE"), index=True
+    )
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="CASCADE"), index=True
+    )
+    created_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 __all__ = [
     "BLOCK_DIRECTIONS",
     "DEFAULT_AUTH_ALGORITHMS",

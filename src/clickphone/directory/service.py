@@ -29,6 +29,7 @@ from clickphone.db.models import (
     DEFAULT_AUTH_ALGORITHMS,
     Contact,
     ContactNumber,
+    ContactShare,
     Department,
     Employee,
     SipDevice,
@@ -551,11 +552,27 @@ class DirectoryService:
         )
 
     # -- contacts ---------------------------------------------------------------------------
+    @staticmethod
+    def _shared_with_me(actor: Actor) -> Select[Any]:
+        """Ids of personal contacts shared with the actor or the actor's department."""
+        me = select(Employee.id).where(Employee.user_id == actor.user_id)
+        my_dept = select(Employee.department_id).where(
+            Employee.user_id == actor.user_id, Employee.department_id.is_not(None)
+        )
+        return select(ContactShare.contact_id).where(
+            ContactShare.tenant_id == actor.tenant_id,
+            or_(ContactShare.employee_id.in_(me), ContactShare.department_id.in_(my_dept)),
+        )
+
     def _contacts_visible(self, actor: Actor) -> Select[Any]:
         stmt = scoped(select(Contact), Contact, actor)
         if not actor.is_operator:
             stmt = stmt.where(
-                or_(Contact.owner_user_id.is_(None), Contact.owner_user_id == actor.user_id)
+                or_(
+                    Contact.owner_user_id.is_(None),
+                    Contact.owner_user_id == actor.user_id,
+                    Contact.id.in_(self._shared_with_me(actor)),
+                )
             )
         return stmt
 
@@ -615,7 +632,9 @@ class DirectoryService:
             and contact.owner_user_id is not None
             and contact.owner_user_id != actor.user_id
         ):
-            raise NotFound(f"contacts {ident} not found")
+            shared = self._shared_with_me(actor).where(ContactShare.contact_id == ident)
+            if await session.scalar(shared.limit(1)) is None:
+                raise NotFound(f"contacts {ident} not found")
         return contact
 
     def _can_edit_contact(self, actor: Actor, contact: Contact) -> bool:
