@@ -205,6 +205,18 @@ def test_company_cabinet_main_path(
         page.get_by_test_id("contact-search").fill("")
         expect(page.get_by_test_id("contact-row")).to_have_count(2)
         shot(page, "09-contacts")
+        # Share a personal contact with the Sales department.
+        maria = page.get_by_test_id("contact-row").filter(has_text="Maria Orlova")
+        maria.get_by_test_id("contact-share").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog.get_by_test_id("share-none")).to_be_visible()
+        dialog.get_by_role("textbox", name="Share with").click()
+        page.get_by_role("option", name="Sales", exact=True).click()
+        dialog.get_by_test_id("share-add").click()
+        expect(dialog.get_by_test_id("share-row")).to_have_count(1)
+        expect(dialog.get_by_test_id("share-row")).to_contain_text("Sales")
+        shot(page, "09b-contact-share")
+        page.keyboard.press("Escape")
 
         # -- personal cabinet -----------------------------------------------------------------
         page.get_by_role("link", name="My cabinet").click()

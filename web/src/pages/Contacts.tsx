@@ -22,6 +22,7 @@ import {
   IconPencil,
   IconPlus,
   IconSearch,
+  IconShare,
   IconStar,
   IconStarFilled,
   IconTrash,
@@ -44,6 +45,7 @@ import { useI18n } from "../lib/i18n";
 import { downloadText } from "../lib/provisioning";
 import { isAdmin, useMe } from "../lib/session";
 import { ContactFormModal } from "./ContactForm";
+import { ContactSharesModal } from "../components/ContactShares";
 
 type Scope = "all" | "shared" | "personal";
 
@@ -81,6 +83,8 @@ export function ContactsPage() {
   const [editing, setEditing] = useState<Contact | null>(null);
   const [formOpen, setFormOpen] = useState(false);
   const [importing, setImporting] = useState(false);
+  const [sharing, setSharing] = useState<Contact | null>(null);
+  const myId = me.data?.user.id;
 
   const list = useQuery({
     queryKey: ["contacts", { q, scope, favorite, group, offset }],
@@ -272,7 +276,9 @@ export function ContactsPage() {
       ) : (
         <Stack gap="xs" data-testid="contacts-list">
           {list.data.items.map((c) => {
-            const canEdit = !c.shared || admin;
+            const mine = !c.shared && c.owner_user_id === myId;
+            const sharedWithMe = !c.shared && !mine;
+            const canEdit = c.shared ? admin : mine;
             return (
               <Card withBorder radius="md" p="sm" key={c.id} data-testid="contact-row">
                 <Group justify="space-between" wrap="nowrap" align="flex-start">
@@ -299,8 +305,17 @@ export function ContactsPage() {
                             {c.group}
                           </Badge>
                         )}
-                        <Badge size="xs" variant="outline" color={c.shared ? "blue" : "gray"}>
-                          {c.shared ? t("contacts.scope.shared") : t("contacts.scope.personal")}
+                        <Badge
+                          size="xs"
+                          variant="outline"
+                          color={c.shared ? "blue" : sharedWithMe ? "teal" : "gray"}
+                          data-testid="contact-scope"
+                        >
+                          {c.shared
+                            ? t("contacts.scope.shared")
+                            : sharedWithMe
+                              ? t("contacts.sharedWithMe")
+                              : t("contacts.scope.personal")}
                         </Badge>
                       </Group>
                       <Group gap="md">
@@ -325,6 +340,18 @@ export function ContactsPage() {
                   </Group>
                   {canEdit && (
                     <Group gap={2} wrap="nowrap">
+                      {mine && me.data?.tenant?.kind !== "individual" && (
+                        <Tooltip label={t("contacts.share.open")}>
+                          <ActionIcon
+                            variant="subtle"
+                            aria-label={t("contacts.share.open")}
+                            onClick={() => setSharing(c)}
+                            data-testid="contact-share"
+                          >
+                            <IconShare size={16} />
+                          </ActionIcon>
+                        </Tooltip>
+                      )}
                       <Tooltip label={t("common.edit")}>
                         <ActionIcon
                           variant="subtle"
@@ -373,6 +400,7 @@ export function ContactsPage() {
         canShare={admin}
         onClose={() => setFormOpen(false)}
       />
+      <ContactSharesModal contact={sharing} myUserId={myId} onClose={() => setSharing(null)} />
     </Stack>
   );
 }
