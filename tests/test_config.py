@@ -15,7 +15,7 @@ def test_file_tables_and_environment_precedence(
     cfg = tmp_path / "clickphone.toml"
     cfg.write_text(
         'sip_realm = "acme"\n[http]\nport = 9090\n[sip]\nport = 5070\n'
-        '[media]\nport_min = 30000\nport_max = 30100\n'
+        "[media]\nport_min = 30000\nport_max = 30100\n"
     )
     monkeypatch.setenv("CLICKPHONE_SIP_PORT", "5080")
     s = load_settings(cfg, data_dir=tmp_path)

@@ -242,9 +242,7 @@ async def test_spa_fallback_serves_the_built_cabinet(
     (dist / "index.html").write_text("<p>cabinet-index</p>")
     (dist / "assets" / "app.js").write_text("console.log(1)")
     app = create_app(settings.model_copy(update={"web_dist": dist}), database=database, bus=bus)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as c:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         assert (await c.get("/employees/12")).text == "<p>cabinet-index</p>"
         assert (await c.get("/assets/app.js")).text == "console.log(1)"
         assert (await c.get("/api/v1/nope")).status_code == 404

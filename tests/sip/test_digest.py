@@ -243,15 +243,17 @@ def test_legacy_md5_without_qop() -> None:
     (value,) = server.challenge_headers(["MD5"], 0.0)
     challenge = parse_challenge(value.replace(', qop="auth"', ""))
     assert challenge.qop == ()
-    auth = build_authorization(challenge, "REGISTER", "sip:pbx.example.com", "alice", "wonderland",
-                               1, "unused")
+    auth = build_authorization(
+        challenge, "REGISTER", "sip:pbx.example.com", "alice", "wonderland", 1, "unused"
+    )
     assert "qop" not in auth and "cnonce" not in auth
     assert server.verify("REGISTER", auth, lookup, 1.0).ok
 
     (sha_value,) = server.challenge_headers(["SHA-256"], 0.0)
     sha = parse_challenge(sha_value.replace(', qop="auth"', ""))
-    sha_auth = build_authorization(sha, "REGISTER", "sip:pbx.example.com", "alice", "wonderland",
-                                   1, "x")
+    sha_auth = build_authorization(
+        sha, "REGISTER", "sip:pbx.example.com", "alice", "wonderland", 1, "x"
+    )
     assert server.verify("REGISTER", sha_auth, lookup, 1.0).reason == "qop required"
 
 

@@ -49,9 +49,7 @@ def test_minimal_request() -> None:
 
 
 def test_response_and_reason_phrase() -> None:
-    data = (
-        "SIP/2.0 180 Ringing now\r\n" + HEADERS + "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
-    )
+    data = "SIP/2.0 180 Ringing now\r\n" + HEADERS + "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
     msg = parse_message(data.encode())
     assert isinstance(msg, SipResponse)
     assert (msg.status, msg.reason) == (180, "Ringing now")

@@ -82,7 +82,7 @@ def parse_auth_params(text: str) -> tuple[str, dict[str, str]]:
     while pos < len(rest):
         match = _PARAM_RE.match(rest, pos)
         if match is None or match.end() == pos:
-            raise ValueError(f"malformed auth parameter near {rest[pos:pos + 30]!r}")
+            raise ValueError(f"malformed auth parameter near {rest[pos : pos + 30]!r}")
         name, value = match.group(1).lower(), match.group(2)
         if value.startswith('"'):
             value = re.sub(r"\\(.)", r"\1", value[1:-1], flags=re.S)
@@ -142,14 +142,10 @@ class DigestServer:
     def make_nonce(self, now: float) -> str:
         stamp = struct.pack(">q", int(now * 1000))
         salt = secrets.token_bytes(8)
-        return base64.urlsafe_b64encode(stamp + salt + self._mac(stamp + salt)).decode().rstrip(
-            "="
-        )
+        return base64.urlsafe_b64encode(stamp + salt + self._mac(stamp + salt)).decode().rstrip("=")
 
     def _mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._secret, self.realm.encode() + b"\0" + payload, "sha256").digest()[
-            :16
-        ]
+        return hmac.new(self._secret, self.realm.encode() + b"\0" + payload, "sha256").digest()[:16]
 
     def _nonce_time(self, nonce: str) -> float | None:
         """The issue time of a nonce we signed, or None for a forged/foreign one."""

@@ -215,9 +215,7 @@ def _check_request(req: SipRequest, forwarding: bool) -> tuple[int, str] | None:
 
 def _valid_delta_seconds(text: str) -> bool:
     text = text.strip()
-    return text.isascii() and text.isdigit() and len(text.lstrip("0")) <= 10 and (
-        int(text) < 2**32
-    )
+    return text.isascii() and text.isdigit() and len(text.lstrip("0")) <= 10 and (int(text) < 2**32)
 
 
 # -- internals -----------------------------------------------------------------------------
