@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/bootstrap.sh --dev
-echo "== ruff";  .venv/bin/ruff check src tests bench
+echo "== ruff";  .venv/bin/ruff check src tests bench && .venv/bin/ruff format --check src tests bench
 echo "== mypy";  .venv/bin/mypy
 if [ -f web/package.json ]; then echo "== vitest"; (cd web && npm test --silent); fi
 echo "== pytest"
