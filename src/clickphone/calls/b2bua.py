@@ -42,7 +42,7 @@ from clickphone.media.control import (
 )
 from clickphone.sip.auth import build_authorization, parse_challenge
 from clickphone.sip.dialog import Dialog, dialog_id_of, make_cancel, new_tag
-from clickphone.sip.errors import SipError, SipPeerError
+from clickphone.sip.errors import SipError
 from clickphone.sip.message import NameAddr, SipRequest, SipResponse, make_response
 from clickphone.sip.transaction import (
     AckReceived,
@@ -1076,4 +1076,4 @@ def call_outcome(answered: bool, reason: str) -> str:
     return "failed"
 
 
-__all__ = ["Call", "CallManager", "CallSettings", "SipPeerError"]
+__all__ = ["Call", "CallManager", "CallSettings"]
