@@ -134,8 +134,13 @@ class DeviceDirectory:
         async with self.database.session() as session:
             rows = (await session.execute(self._query().limit(limit))).all()
         until = time.monotonic() + self.ttl
+        extensions: dict[tuple[int, str], list[str]] = {}
         for row in rows:
             self._cache[row.sip_username] = (until, self._info(row))
+            if row.extension is not None and row.enabled:
+                extensions.setdefault((row.tenant_id, row.extension), []).append(row.sip_username)
+        for key, names in extensions.items():
+            self._ext_cache[key] = (until, names)
         return len(rows)
 
     def forget(
@@ -205,7 +210,12 @@ class DeviceDirectory:
                 )
         if len(self._ext_cache) >= self.max_entries:
             self._ext_cache.clear()
-        self._ext_cache[key] = (now + min(self.ttl, 5.0), names)
+        # Known extensions stay cached (directory events clear the cache); unknown ones only
+        # briefly, so an employee created by the CLI in another process becomes reachable.
+        self._ext_cache[key] = (
+            now + (self.ttl if names is not None else min(self.ttl, 5.0)),
+            names,
+        )
         return names
 
 
