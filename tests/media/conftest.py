@@ -7,12 +7,12 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-from rtpfakes import RTP_TIMEOUT, TICK, Endpoint
 
 from clickphone.media.client import WorkerMediaController
 from clickphone.media.control import MediaController
 from clickphone.media.relay import LocalMediaController, RelayConfig
 from clickphone.media.worker import start_worker
+from media.rtpfakes import RTP_TIMEOUT, TICK, Endpoint
 
 
 @pytest.fixture

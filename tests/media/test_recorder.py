@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rtpfakes import Endpoint, relay_port
 
 from clickphone.media.control import MediaController, UnknownCallError
 from clickphone.media.recorder import RATE, StereoAligner, WavSink, av_available, open_sink
 from clickphone.rtp.g711 import alaw_encode, ulaw_encode
 from clickphone.rtp.packet import RtpPacket
 from clickphone.rtp.tone import dominant_frequency, sine_pcm16, tone_power
+from media.rtpfakes import Endpoint, relay_port
 
 LOCAL = "127.0.0.1"
 

@@ -6,7 +6,6 @@ import asyncio
 import socket
 
 import pytest
-from rtpfakes import RTP_TIMEOUT, Endpoint, relay_port
 
 from clickphone.media.control import (
     BadSdpError,
@@ -19,6 +18,7 @@ from clickphone.rtp.g711 import ulaw_decode
 from clickphone.rtp.packet import RtpPacket
 from clickphone.rtp.tone import dominant_frequency
 from clickphone.sip.sdp import SessionDescription
+from media.rtpfakes import RTP_TIMEOUT, Endpoint, relay_port
 
 LOCAL = "127.0.0.1"
 

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from rtpfakes import Endpoint, relay_port
 
 from _peers import require_binary
 from clickphone.media.control import (
@@ -31,6 +30,7 @@ from clickphone.media.rtpengine import (
     stats_from_query,
 )
 from clickphone.sip.sdp import SessionDescription
+from media.rtpfakes import Endpoint, relay_port
 
 LOCAL = "127.0.0.1"
 

@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 
 import pytest
-from rtpfakes import Endpoint, relay_port
 
 from clickphone.media.client import WorkerMediaController
 from clickphone.media.control import (
@@ -24,6 +23,7 @@ from clickphone.media.wire import FrameError, encode_frame, read_frame
 from clickphone.media.worker import start_worker
 from clickphone.rtp.dtmf import TelephoneEvent
 from clickphone.rtp.packet import RtpPacket
+from media.rtpfakes import Endpoint, relay_port
 
 
 def test_port_allocator_even_pairs_and_reuse_order() -> None:

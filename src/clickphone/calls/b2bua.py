@@ -991,6 +991,10 @@ class CallManager:
             try:
                 await self.recorder.finished(
                     call.id,
+                    tenant_id=call.tenant_id,
+                    direction=call.direction,
+                    caller=call.origin.number,
+                    callee=call.callee_extension,
                     answered_at=call.answered_at,
                     ended_at=call.ended_at,
                     started_at=call.started_at,

@@ -15,13 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import insert, update
 
 from clickphone.bus.outbox import add_event
 from clickphone.db.models import CallRecord
@@ -38,7 +36,11 @@ def _dt(ts: float | None) -> datetime | None:
 
 @dataclass
 class _Op:
-    apply: Callable[[AsyncSession], Any]
+    """One change: a new record (``insert``) or a finished one (``update`` + its event)."""
+
+    insert: dict[str, Any] | None = None
+    update: dict[str, Any] | None = None
+    event: tuple[dict[str, Any], int] | None = None  # (payload, tenant_id)
     done: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -75,8 +77,7 @@ class CallRecorder:
             log.warning("closed %d call record(s) left in progress by a crash", count)
         return count
 
-    async def _submit(self, fn: Callable[[AsyncSession], Any]) -> None:
-        op = _Op(fn)
+    async def _submit(self, op: _Op) -> None:
         self._queue.append(op)
         self._wake.set()
         if self._task is None:
@@ -91,14 +92,22 @@ class CallRecorder:
             await asyncio.shield(self._flush())
 
     async def _flush(self) -> None:
+        """Write everything queued in one transaction with one statement per kind (inserts,
+        then updates, then outbox events): the cost per batch barely grows with its size."""
         while self._queue:
             batch, self._queue = self._queue, []
+            inserts = [op.insert for op in batch if op.insert is not None]
+            updates = [op.update for op in batch if op.update is not None]
             try:
                 async with self.database.transaction() as session:
+                    if inserts:
+                        await session.execute(insert(CallRecord), inserts)
+                    if updates:
+                        await session.execute(update(CallRecord), updates)
                     for op in batch:
-                        result = op.apply(session)
-                        if asyncio.iscoroutine(result):
-                            await result
+                        if op.event is not None:
+                            payload, tenant_id = op.event
+                            add_event(session, "call.record", payload, tenant_id=tenant_id)
             except Exception as exc:
                 log.exception("x failed to write %d call record change(s)", len(batch))
                 for op in batch:
@@ -124,31 +133,37 @@ class CallRecorder:
         callee_employee_id: int | None,
         started_at: float,
     ) -> None:
-        def apply(session: AsyncSession) -> None:
-            session.add(
-                CallRecord(
-                    id=record_id,
-                    tenant_id=tenant_id,
-                    sip_call_id=sip_call_id[:500],
-                    direction=direction,
-                    caller=caller[:64],
-                    caller_name=caller_name[:200],
-                    caller_employee_id=caller_employee_id,
-                    callee=callee[:64],
-                    callee_employee_id=callee_employee_id,
-                    started_at=_dt(started_at),
-                    outcome="in_progress",
-                    legs=[],
-                    trace=[],
-                )
+        await self._submit(
+            _Op(
+                insert={
+                    "id": record_id,
+                    "tenant_id": tenant_id,
+                    "sip_call_id": sip_call_id[:500],
+                    "direction": direction,
+                    "caller": caller[:64],
+                    "caller_name": caller_name[:200],
+                    "caller_employee_id": caller_employee_id,
+                    "callee": callee[:64],
+                    "callee_employee_id": callee_employee_id,
+                    "started_at": _dt(started_at),
+                    "ring_seconds": 0.0,
+                    "talk_seconds": 0.0,
+                    "outcome": "in_progress",
+                    "end_reason": "",
+                    "legs": [],
+                    "trace": [],
+                }
             )
-
-        await self._submit(apply)
+        )
 
     async def finished(
         self,
         record_id: str,
         *,
+        tenant_id: int,
+        direction: str,
+        caller: str,
+        callee: str,
         answered_at: float | None,
         ended_at: float,
         started_at: float,
@@ -157,36 +172,32 @@ class CallRecorder:
         legs: list[dict[str, Any]],
         trace: list[dict[str, Any]],
     ) -> None:
-        ring = (answered_at or ended_at) - started_at
-        talk = ended_at - answered_at if answered_at is not None else 0.0
-
-        async def apply(session: AsyncSession) -> None:
-            record = (
-                await session.execute(select(CallRecord).where(CallRecord.id == record_id))
-            ).scalar_one_or_none()
-            if record is None:
-                return
-            record.answered_at = _dt(answered_at)
-            record.ended_at = _dt(ended_at)
-            record.ring_seconds = round(max(0.0, ring), 3)
-            record.talk_seconds = round(max(0.0, talk), 3)
-            record.outcome = outcome
-            record.end_reason = end_reason[:100]
-            record.legs = legs
-            record.trace = trace
-            add_event(
-                session,
-                "call.record",
-                {
-                    "id": record.id,
-                    "direction": record.direction,
-                    "caller": record.caller,
-                    "callee": record.callee,
+        ring = round(max(0.0, (answered_at or ended_at) - started_at), 3)
+        talk = round(max(0.0, ended_at - answered_at), 3) if answered_at is not None else 0.0
+        await self._submit(
+            _Op(
+                update={
+                    "id": record_id,
+                    "answered_at": _dt(answered_at),
+                    "ended_at": _dt(ended_at),
+                    "ring_seconds": ring,
+                    "talk_seconds": talk,
                     "outcome": outcome,
-                    "talk_seconds": record.talk_seconds,
-                    "ring_seconds": record.ring_seconds,
+                    "end_reason": end_reason[:100],
+                    "legs": legs,
+                    "trace": trace,
                 },
-                tenant_id=record.tenant_id,
+                event=(
+                    {
+                        "id": record_id,
+                        "direction": direction,
+                        "caller": caller[:64],
+                        "callee": callee[:64],
+                        "outcome": outcome,
+                        "talk_seconds": talk,
+                        "ring_seconds": ring,
+                    },
+                    tenant_id,
+                ),
             )
-
-        await self._submit(apply)
+        )
