@@ -27,7 +27,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clickphone.accounts.errors import ClickPhoneError
+from clickphone.accounts.errors import ClickPhoneError, Throttled
 from clickphone.accounts.passwords import hash_password, hash_token
 from clickphone.accounts.schemas import Password
 from clickphone.accounts.service import check_password_strength, normalize_email
@@ -60,15 +60,11 @@ class ResetInvalid(ClickPhoneError):
     message = "this password-reset link is invalid, used or expired; request a new one"
 
 
-class ResetThrottled(ClickPhoneError):
-    error_id = "auth.reset_throttled"
-    status = 429
-    message = "too many password-reset requests; try again later"
+class ResetThrottled(Throttled):
+    """Like a throttled sign-in (429 with Retry-After), for reset requests."""
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            details={"retry_after": retry_after}, headers={"Retry-After": str(retry_after)}
-        )
+    error_id = "auth.reset_throttled"
+    message = "too many password-reset requests; try again later"
 
 
 class ResetRequest(BaseModel):
