@@ -246,6 +246,8 @@ class PhoneNumber(Base):
     employee_id: Mapped[int | None] = mapped_column(
         ForeignKey("employees.id", ondelete="SET NULL"), index=True
     )
+    # a temporary number goes back to quarantine at this time (numbers/store.py)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class Contact(Base):
@@ -371,6 +373,8 @@ class CallRecord(Base):
     end_reason: Mapped[str] = mapped_column(String(100), default="")
     legs: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     trace: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # the line: our virtual number (or "trunk:<name>") the call came in on or went out through
+    line: Mapped[str | None] = mapped_column(String(64))
 
 
 TRUNK_KINDS = ("registration", "ip")
@@ -404,7 +408,7 @@ class Trunk(Base):
     transport: Mapped[str] = mapped_column(String(10), default="UDP")
     outbound_proxy: Mapped[str | None] = mapped_column(String(300))
     username: Mapped[str | None] = mapped_column(String(100))
-    password: Mapped[str | None] = mapped_column(String(200))
+    password: Mapped[str | None] = mapped_column(String(500))  # Fernet, see trunks/secrets
     from_domain: Mapped[str | None] = mapped_column(String(255))
     register_expires: Mapped[int] = mapped_column(Integer, default=300)
     allowed_addresses: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -618,6 +622,61 @@ class CallStatsConcurrency(Base):
     calls: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class CallStatsEmployeeMonthly(Base):
+    """Monthly sums of ``call_stats_employee_daily`` (month = yyyymm): long periods."""
+
+    __tablename__ = "call_stats_employee_monthly"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)
+    employee_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(10), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    ring_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    talk_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class CallStatsConcurrencyHourly(Base):
+    """The busiest minute of each hour (the max of ``call_stats_concurrency``)."""
+
+    __tablename__ = "call_stats_concurrency_hourly"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True)
+    peak: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CallStatsCountryDaily(Base):
+    """Calls per day by the external party's country (ISO 3166 alpha-2, "" unknown)."""
+
+    __tablename__ = "call_stats_country_daily"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(10), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    ring_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    talk_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class CallStatsLineDaily(Base):
+    """Calls per day by line (``CallRecord.line``, "" unknown)."""
+
+    __tablename__ = "call_stats_line_daily"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line: Mapped[str] = mapped_column(String(64), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(10), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    ring_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    talk_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 class CallStatsApplied(Base):
     """Call records already counted in the summaries (the event is delivered at least once)."""
 
@@ -667,6 +726,77 @@ class ContactShare(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# -- notifications (clickphone.notifications) -------------------------------------------------
+
+
+class Notification(Base):
+    """Something a user should know (store decision, number expiry); unread until marked."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_read", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(50))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# -- click-to-call (clickphone.callback) -------------------------------------------------------
+
+
+class ClickToCallSite(Base):
+    """A website with the call-back widget: who it rings first and how often it may."""
+
+    __tablename__ = "click_to_call_sites"
+    __table_args__ = (
+        CheckConstraint("(employee_id IS NULL) <> (department_id IS NULL)", name="one_target"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    public_key: Mapped[str] = mapped_column(String(64), unique=True)
+    allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    employee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("employees.id", ondelete="CASCADE"), index=True
+    )
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="CASCADE"), index=True
+    )
+    per_number_hourly: Mapped[int] = mapped_column(Integer, default=3)
+    per_site_hourly: Mapped[int] = mapped_column(Integer, default=60)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CallbackRequest(Base):
+    """One accepted call-back request (widget or cabinet); the hourly limits count these."""
+
+    __tablename__ = "callback_requests"
+    __table_args__ = (
+        Index("ix_callback_requests_site_created", "site_id", "created_at"),
+        Index("ix_callback_requests_number_created", "tenant_id", "number", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("click_to_call_sites.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    number: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20))
+    call_id: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 __all__ = [
     "BLOCK_DIRECTIONS",
     "DEFAULT_AUTH_ALGORITHMS",
@@ -683,14 +813,21 @@ __all__ = [
     "CallRecord",
     "CallStatsApplied",
     "CallStatsConcurrency",
+    "CallStatsConcurrencyHourly",
+    "CallStatsCountryDaily",
     "CallStatsEmployeeDaily",
+    "CallStatsEmployeeMonthly",
     "CallStatsHourly",
+    "CallStatsLineDaily",
     "CallStatsNumberMonthly",
+    "CallbackRequest",
+    "ClickToCallSite",
     "Contact",
     "ContactNumber",
     "Department",
     "Employee",
     "LoginThrottle",
+    "Notification",
     "NumberRequest",
     "OutboxEvent",
     "PhoneNumber",
