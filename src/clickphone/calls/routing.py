@@ -58,6 +58,9 @@ class Target:
     # sequential routes: give up on this hop (and try the next) when it has not answered
     # even provisionally within this many seconds — a dead carrier costs seconds, not 32 s
     setup_timeout: float | None = None
+    # codecs this hop accepts (trunk setting, e.g. ("PCMA", "telephone-event")); empty: any.
+    # The offer sent to it keeps only these (clickphone.trunks.codecs.restrict_codecs).
+    codecs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
