@@ -131,12 +131,17 @@ class User(Base):
 
 class Department(Base):
     __tablename__ = "departments"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        UniqueConstraint("tenant_id", "extension"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    # a number to dial the department by (never an employee's extension of the same tenant)
+    extension: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -797,10 +802,120 @@ class CallbackRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# -- call flows and prompts (clickphone.flows) ------------------------------------------------
+FLOW_TARGET_KINDS = ("number", "employee", "department")
+PROMPT_SOURCES = ("upload", "recorded", "tts")
+
+
+class CallFlow(Base):
+    """A call flow: the draft graph being edited and a pointer to its live version.
+
+    ``published_version`` is the number of the :class:`CallFlowVersion` calls use (None until
+    the first publish). History is append-only: a rollback publishes a copy as a new number.
+    """
+
+    __tablename__ = "call_flows"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    draft: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_version: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CallFlowVersion(Base):
+    """One published version of a flow (never changed once written)."""
+
+    __tablename__ = "call_flow_versions"
+    __table_args__ = (UniqueConstraint("flow_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    flow_id: Mapped[int] = mapped_column(ForeignKey("call_flows.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    graph: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    rollback_of: Mapped[int | None] = mapped_column(Integer)  # the version this one copies
+
+
+class CallFlowAttachment(Base):
+    """What a flow answers for: a virtual number, an employee or a department (one flow each)."""
+
+    __tablename__ = "call_flow_attachments"
+    __table_args__ = (
+        CheckConstraint(_in("kind", FLOW_TARGET_KINDS), name="kind"),
+        UniqueConstraint("kind", "target_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    flow_id: Mapped[int] = mapped_column(
+        ForeignKey("call_flows.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    target_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FlowModule(Base):
+    """A module switch (e.g. the IVR) a flow's module_switch node branches on."""
+
+    __tablename__ = "flow_modules"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Prompt(Base):
+    """An audio prompt: uploaded, recorded in the browser, or rendered from text.
+
+    Files live under ``<data_dir>/prompts/<tenant_id>/``: ``<id>.wav`` (8 kHz mono, level
+    normalised, what calls play) and, for uploads, the original as ``<id>.orig<ext>``."""
+
+    __tablename__ = "prompts"
+    __table_args__ = (CheckConstraint(_in("source", PROMPT_SOURCES), name="source"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_event_id)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text, default="")
+    lang: Mapped[str] = mapped_column(String(10), default="")
+    original_filename: Mapped[str] = mapped_column(String(255), default="")
+    original_format: Mapped[str] = mapped_column(String(20), default="")
+    duration_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ForwardingRule(Base):
+    """An employee's personal forwarding: ordered steps ``[{destination, delay}]``."""
+
+    __tablename__ = "forwarding_rules"
+
+    employee_id: Mapped[int] = mapped_column(
+        ForeignKey("employees.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
 __all__ = [
     "BLOCK_DIRECTIONS",
     "DEFAULT_AUTH_ALGORITHMS",
+    "FLOW_TARGET_KINDS",
     "NUMBER_STATES",
+    "PROMPT_SOURCES",
     "RECORDING_STATES",
     "REQUEST_KINDS",
     "REQUEST_STATES",
@@ -810,6 +925,9 @@ __all__ = [
     "ApiToken",
     "Base",
     "BlockedNumber",
+    "CallFlow",
+    "CallFlowAttachment",
+    "CallFlowVersion",
     "CallRecord",
     "CallStatsApplied",
     "CallStatsConcurrency",
@@ -826,11 +944,14 @@ __all__ = [
     "ContactNumber",
     "Department",
     "Employee",
+    "FlowModule",
+    "ForwardingRule",
     "LoginThrottle",
     "Notification",
     "NumberRequest",
     "OutboxEvent",
     "PhoneNumber",
+    "Prompt",
     "Recording",
     "RecordingRule",
     "RecordingSettings",
