@@ -1,4 +1,5 @@
-"""The ``clickphone`` command: serve, migrate and provisioning (tenants, users, numbers).
+"""The ``clickphone`` command: serve, migrate and provisioning (tenants, users, numbers,
+operators, trunks).
 
 Every command takes ``--data-dir`` (default ./var, or CLICKPHONE_DATA_DIR) and honours
 CLICKPHONE_DATABASE_URL, so provisioning works against a running server's data. Bad input
@@ -100,7 +101,71 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant", metavar="T", help="assign to this tenant")
     p.add_argument("--label", default="")
     p.set_defaults(func=cmd_number_add)
+
+    operator = sub.add_parser("operator", help="ClickPhone office staff").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = operator.add_parser("create", help="create an operator (office) account")
+    _common(p)
+    p.add_argument("--email", required=True, metavar="E")
+    p.add_argument("--password", required=True, metavar="P")
+    p.add_argument("--name", default="ClickPhone operator", metavar="N")
+    p.set_defaults(func=cmd_operator_create)
+
+    _trunk_parsers(sub)
     return parser
+
+
+def _trunk_options(p: argparse.ArgumentParser, *, create: bool) -> None:
+    _common(p)
+    p.add_argument("--kind", choices=["ip", "registration"], default="ip" if create else None)
+    p.add_argument("--host", required=create, metavar="H", help="carrier host or address")
+    p.add_argument("--port", type=int, metavar="N")
+    p.add_argument("--transport", choices=["UDP", "TCP"])
+    p.add_argument("--username", metavar="U", help="registration trunks: the carrier account")
+    p.add_argument("--password", metavar="P", help="stored encrypted; '' removes it")
+    p.add_argument("--outbound-proxy", metavar="HOST[:PORT]")
+    p.add_argument("--from-domain", metavar="D")
+    p.add_argument("--register-expires", type=int, metavar="S")
+    p.add_argument("--allowed", metavar="LIST", help="IPs/CIDRs calls come from (comma list)")
+    p.add_argument("--codecs", metavar="LIST", help="e.g. PCMA,PCMU,telephone-event")
+    p.add_argument("--prefixes", metavar="LIST", help="E.164 prefixes served, e.g. +7,+375")
+    p.add_argument("--priority", type=int, metavar="N", help="failover order (lower first)")
+    p.add_argument("--rate", type=int, metavar="N", help="cost per minute in minor units")
+    p.add_argument("--number-format", choices=["e164", "plain"])
+    p.add_argument("--max-channels", type=int, metavar="N")
+    p.add_argument("--max-cps", type=float, metavar="N")
+    p.add_argument("--options-interval", type=int, metavar="S", help="0: no OPTIONS pings")
+    if create:
+        p.add_argument("--tenant", metavar="T", help="a tenant's own trunk (default: operator)")
+    else:
+        p.add_argument("--enable", dest="enabled", action="store_true", default=None)
+        p.add_argument("--disable", dest="enabled", action="store_false")
+
+
+def _trunk_parsers(sub: Any) -> None:
+    trunk = sub.add_parser("trunk", help="manage carrier trunks").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = trunk.add_parser("add", help="add a SIP trunk to a carrier")
+    p.add_argument("name")
+    _trunk_options(p, create=True)
+    p.set_defaults(func=cmd_trunk_add)
+    p = trunk.add_parser("list", help="list trunks")
+    _common(p)
+    p.set_defaults(func=cmd_trunk_list)
+    p = trunk.add_parser("show", help="show one trunk")
+    p.add_argument("trunk", help="trunk id or name")
+    _common(p)
+    p.set_defaults(func=cmd_trunk_show)
+    p = trunk.add_parser("set", help="change a trunk")
+    p.add_argument("trunk", help="trunk id or name")
+    _trunk_options(p, create=False)
+    p.set_defaults(func=cmd_trunk_set)
+    p = trunk.add_parser("remove", help="delete a trunk")
+    p.add_argument("trunk", help="trunk id or name")
+    _common(p)
+    p.set_defaults(func=cmd_trunk_remove)
 
 
 def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
@@ -216,6 +281,189 @@ def cmd_number_add(args: argparse.Namespace) -> None:
             print(f"state={row.state}")
 
     asyncio.run(_with_db(settings, run))
+
+
+def cmd_operator_create(args: argparse.Namespace) -> None:
+    settings = settings_from(args)
+
+    async def run(db: Database) -> None:
+        from clickphone.accounts.passwords import hash_password
+        from clickphone.accounts.service import (
+            check_password_strength,
+            email_conflict,
+            email_taken,
+            normalize_email,
+        )
+        from clickphone.db.models import User
+
+        async with db.session() as session:
+            check_password_strength(args.password)
+            if await email_taken(session, args.email):
+                raise email_conflict()
+            user = User(
+                tenant_id=None,
+                email=normalize_email(args.email),
+                password_hash=hash_password(args.password),
+                full_name=args.name,
+                role="operator_admin",
+            )
+            session.add(user)
+            await session.commit()
+            print(f"user_id={user.id}")
+            print(f"email={user.email}")
+            print("role=operator_admin")
+
+    asyncio.run(_with_db(settings, run))
+
+
+_TRUNK_LISTS = {"allowed": "allowed_addresses", "codecs": "codecs", "prefixes": "prefixes"}
+_TRUNK_FIELDS = (
+    "kind",
+    "host",
+    "port",
+    "transport",
+    "username",
+    "password",
+    "outbound_proxy",
+    "from_domain",
+    "register_expires",
+    "priority",
+    "number_format",
+    "max_channels",
+    "max_cps",
+    "options_interval",
+    "enabled",
+)
+
+
+def _trunk_fields(args: argparse.Namespace, model: type[Any]) -> dict[str, Any]:
+    """The options given, validated like the API's body (same messages on errors)."""
+    from pydantic import ValidationError
+
+    raw: dict[str, Any] = {}
+    for key in _TRUNK_FIELDS:
+        value = getattr(args, key, None)
+        if value is not None:
+            raw[key] = value
+    for option, key in _TRUNK_LISTS.items():
+        value = getattr(args, option, None)
+        if value is not None:
+            raw[key] = [v.strip() for v in value.split(",") if v.strip()]
+    if getattr(args, "rate", None) is not None:
+        raw["rate_per_minute"] = args.rate
+    if getattr(args, "name", None) is not None:
+        raw["name"] = args.name
+    try:
+        body = model.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err.get("loc", ())) or "value"
+        raise CliError(f"{where}: {err.get('msg')}") from None
+    fields: dict[str, Any] = body.model_dump(exclude_unset=True)
+    return fields
+
+
+async def _find_trunk(session: Any, ref: str) -> Any:
+    from clickphone.db.models import Trunk
+
+    row = None
+    if ref.isdigit():
+        row = await session.get(Trunk, int(ref))
+    if row is None:
+        row = await session.scalar(select(Trunk).where(Trunk.name == ref))
+    if row is None:
+        raise CliError(f"no trunk {ref!r}")
+    return row
+
+
+def _print_trunk(row: Any) -> None:
+    from clickphone.trunks.service import trunk_out
+
+    for key, value in trunk_out(row).items():
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        print(f"{key}={'' if value is None else value}")
+
+
+def _trunk_run(args: argparse.Namespace, fn: Callable[[Any, Any], Awaitable[None]]) -> None:
+    from clickphone.trunks.secrets import TrunkSecrets, encrypt_stored_passwords
+
+    settings = settings_from(args)
+    secrets = TrunkSecrets(settings.ensure_secret_key())
+
+    async def run(db: Database) -> None:
+        await encrypt_stored_passwords(db, secrets)
+        async with db.session() as session:
+            await fn(session, secrets)
+
+    asyncio.run(_with_db(settings, run))
+
+
+def cmd_trunk_add(args: argparse.Namespace) -> None:
+    from clickphone.trunks.schemas import TrunkIn
+    from clickphone.trunks.service import TrunkService
+
+    fields = _trunk_fields(args, TrunkIn)
+
+    async def run(session: Any, secrets: Any) -> None:
+        if args.tenant:
+            fields["tenant_id"] = (await AccountService().find_tenant(session, args.tenant)).id
+        row = await TrunkService().create(session, CLI_ACTOR, fields, secrets)
+        _print_trunk(row)
+
+    _trunk_run(args, run)
+
+
+def cmd_trunk_list(args: argparse.Namespace) -> None:
+    from clickphone.trunks.service import TrunkService
+
+    async def run(session: Any, _secrets: Any) -> None:
+        rows = await TrunkService().list(session, CLI_ACTOR)
+        print(f"{'id':>4}  {'name':<20} {'kind':<12} {'host':<24} {'prio':>4}  codecs  enabled")
+        for t in rows:
+            codecs = ",".join(t.codecs or []) or "-"
+            enabled = "yes" if t.enabled else "no"
+            where = f"{t.host}:{t.port}"
+            print(
+                f"{t.id:>4}  {t.name:<20} {t.kind:<12} {where:<24} {t.priority:>4}  "
+                f"{codecs}  {enabled}"
+            )
+
+    _trunk_run(args, run)
+
+
+def cmd_trunk_show(args: argparse.Namespace) -> None:
+    async def run(session: Any, _secrets: Any) -> None:
+        _print_trunk(await _find_trunk(session, args.trunk))
+
+    _trunk_run(args, run)
+
+
+def cmd_trunk_set(args: argparse.Namespace) -> None:
+    from clickphone.trunks.schemas import TrunkPatch
+    from clickphone.trunks.service import TrunkService
+
+    fields = _trunk_fields(args, TrunkPatch)
+    if not fields:
+        raise CliError("nothing to change: give at least one option")
+
+    async def run(session: Any, secrets: Any) -> None:
+        row = await _find_trunk(session, args.trunk)
+        row = await TrunkService().update(session, CLI_ACTOR, row.id, fields, secrets)
+        _print_trunk(row)
+
+    _trunk_run(args, run)
+
+
+def cmd_trunk_remove(args: argparse.Namespace) -> None:
+    from clickphone.trunks.service import TrunkService
+
+    async def run(session: Any, _secrets: Any) -> None:
+        row = await _find_trunk(session, args.trunk)
+        await TrunkService().delete(session, CLI_ACTOR, row.id)
+        print(f"removed={row.name}")
+
+    _trunk_run(args, run)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:

@@ -99,7 +99,7 @@ class TelephonyService:
             self.media,
             bus=self.bus,
         )
-        self.pstn = Pstn(self.sip, self.database, self.bus)
+        self.pstn = Pstn(self.sip, self.database, self.bus, secret_key=s.ensure_secret_key())
         try:
             host, port = await self.sip.start()
         except OSError as exc:

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response, status
 
-from clickphone.api.deps import CurrentActor, ServicesDep, SessionDep
+from clickphone.api.deps import CurrentActor, Services, ServicesDep, SessionDep
 from clickphone.api.schemas import ERROR_RESPONSES
 from clickphone.trunks.schemas import (
     BlockedIn,
@@ -21,6 +21,7 @@ from clickphone.trunks.schemas import (
     UserCallerIdIn,
     UserCallerIdOut,
 )
+from clickphone.trunks.secrets import TrunkSecrets
 from clickphone.trunks.service import (
     BlacklistService,
     PhoneSettingsService,
@@ -29,6 +30,12 @@ from clickphone.trunks.service import (
 )
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["trunks"])
+
+
+def _secrets(services: Services) -> TrunkSecrets:
+    return TrunkSecrets(services.settings.ensure_secret_key())
+
+
 trunks = TrunkService()
 phone_settings = PhoneSettingsService()
 blacklist = BlacklistService()
@@ -40,8 +47,14 @@ async def list_trunks(actor: CurrentActor, session: SessionDep) -> list[TrunkOut
 
 
 @router.post("/trunks", status_code=status.HTTP_201_CREATED)
-async def create_trunk(body: TrunkIn, actor: CurrentActor, session: SessionDep) -> TrunkOut:
-    row = await trunks.create(session, actor, body.model_dump(exclude_unset=True))
+async def create_trunk(
+    body: TrunkIn, actor: CurrentActor, session: SessionDep, services: ServicesDep
+) -> TrunkOut:
+    """Operator staff add a carrier trunk. The password is stored encrypted and never
+    returned (``has_password`` tells whether one is set)."""
+    row = await trunks.create(
+        session, actor, body.model_dump(exclude_unset=True), _secrets(services)
+    )
     return TrunkOut.model_validate(trunk_out(row))
 
 
@@ -52,9 +65,15 @@ async def get_trunk(trunk_id: int, actor: CurrentActor, session: SessionDep) -> 
 
 @router.patch("/trunks/{trunk_id}")
 async def patch_trunk(
-    trunk_id: int, body: TrunkPatch, actor: CurrentActor, session: SessionDep
+    trunk_id: int,
+    body: TrunkPatch,
+    actor: CurrentActor,
+    session: SessionDep,
+    services: ServicesDep,
 ) -> TrunkOut:
-    row = await trunks.update(session, actor, trunk_id, body.model_dump(exclude_unset=True))
+    row = await trunks.update(
+        session, actor, trunk_id, body.model_dump(exclude_unset=True), _secrets(services)
+    )
     return TrunkOut.model_validate(trunk_out(row))
 
 

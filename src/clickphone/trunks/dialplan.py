@@ -99,6 +99,7 @@ class TrunkSpec:
     enabled: bool = True
     register_expires: int = 300
     options_interval: int = 60
+    codecs: tuple[str, ...] = ()  # what the carrier accepts; empty: anything we offer
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
         default=(), compare=False
     )

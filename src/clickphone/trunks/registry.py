@@ -18,11 +18,16 @@ from sqlalchemy import select
 from clickphone.db.models import Trunk
 from clickphone.db.session import Database
 from clickphone.trunks.dialplan import TrunkSpec, networks_of, parse_hostport
+from clickphone.trunks.secrets import SecretError, TrunkSecrets, is_encrypted
 
 log = logging.getLogger("clickphone.trunks")
 
 
-def spec_of(row: Trunk) -> TrunkSpec:
+def spec_of(row: Trunk, secrets: TrunkSecrets | None = None) -> TrunkSpec:
+    """A routing snapshot of ``row``; the password decrypted with ``secrets``."""
+    password = row.password or None
+    if password and is_encrypted(password):
+        password = secrets.decrypt(password) if secrets is not None else None
     return TrunkSpec(
         id=row.id,
         name=row.name,
@@ -33,7 +38,7 @@ def spec_of(row: Trunk) -> TrunkSpec:
         tenant_id=row.tenant_id,
         outbound_proxy=row.outbound_proxy or None,
         username=row.username or None,
-        password=row.password or None,
+        password=password,
         from_domain=row.from_domain or None,
         allowed_addresses=tuple(row.allowed_addresses or ()),
         prefixes=tuple(row.prefixes or ()),
@@ -45,6 +50,7 @@ def spec_of(row: Trunk) -> TrunkSpec:
         enabled=row.enabled,
         register_expires=row.register_expires,
         options_interval=row.options_interval,
+        codecs=tuple(row.codecs or ()),
     )
 
 
@@ -65,9 +71,12 @@ async def resolve(host: str) -> list[str]:
 
 
 class TrunkRegistry:
-    def __init__(self, database: Database, *, ttl: float = 30.0) -> None:
+    def __init__(
+        self, database: Database, *, ttl: float = 30.0, secrets: TrunkSecrets | None = None
+    ) -> None:
         self.database = database
         self.ttl = ttl
+        self.secrets = secrets
         self._specs: list[TrunkSpec] | None = None
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
@@ -84,7 +93,13 @@ class TrunkRegistry:
                 return self._specs
             async with self.database.session() as session:
                 rows = (await session.execute(select(Trunk).order_by(Trunk.id))).scalars().all()
-                loaded = [spec_of(r) for r in rows]
+                loaded = []
+                for r in rows:
+                    try:
+                        loaded.append(spec_of(r, self.secrets))
+                    except SecretError as exc:
+                        log.error("x trunk %s: %s", r.name, exc)
+                        loaded.append(spec_of(r, None))
             specs = []
             for spec in loaded:
                 # Calls are accepted from the listed networks and from the carrier's own

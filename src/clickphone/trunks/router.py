@@ -325,6 +325,7 @@ class TrunkRouter:
             auth_password=trunk.password,
             extra_headers=headers,
             setup_timeout=TRUNK_SETUP_TIMEOUT,
+            codecs=trunk.codecs,
         )
 
     # -- lookups -------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from clickphone.api.schemas import OrmModel
+from clickphone.trunks.codecs import canonical_codecs
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Host = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
@@ -39,7 +40,11 @@ class TrunkFields(BaseModel):
     from_domain: Annotated[str, Field(max_length=255)] | None = None
     register_expires: Annotated[int, Field(ge=30, le=86400)] | None = None
     allowed_addresses: list[str] | None = None
-    codecs: list[Annotated[str, Field(max_length=20)]] | None = None
+    codecs: list[Annotated[str, Field(max_length=30)]] | None = Field(
+        None,
+        description="codecs the carrier accepts, in preference order (PCMA, PCMU, G722, opus, "
+        "telephone-event, ...); empty: whatever the caller offers",
+    )
     prefixes: list[Prefix] | None = None
     priority: Annotated[int, Field(ge=0, le=10000)] | None = None
     rate_per_minute: Annotated[int, Field(ge=0)] | None = Field(
@@ -52,6 +57,11 @@ class TrunkFields(BaseModel):
     enabled: bool | None = None
 
     _networks = field_validator("allowed_addresses")(_check_networks)
+
+    @field_validator("codecs")
+    @classmethod
+    def _codecs(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else canonical_codecs(value)
 
 
 class TrunkIn(TrunkFields):

@@ -21,6 +21,7 @@ from clickphone.db.models import (
 )
 from clickphone.trunks.dialplan import normalize
 from clickphone.trunks.router import DEFAULT_COUNTRY
+from clickphone.trunks.secrets import TrunkSecrets
 
 
 class TrunkService:
@@ -37,8 +38,15 @@ class TrunkService:
             actor.require_manager()
         return row
 
-    async def create(self, session: AsyncSession, actor: Actor, fields: dict[str, Any]) -> Trunk:
+    async def create(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        fields: dict[str, Any],
+        secrets: TrunkSecrets,
+    ) -> Trunk:
         actor.require_operator()
+        fields = {**fields, "password": secrets.encrypt(fields.get("password"))}
         tenant_id = fields.get("tenant_id")
         if tenant_id is not None and await session.get(Tenant, tenant_id) is None:
             raise ValidationFailed({"tenant_id": "no such tenant"})
@@ -51,10 +59,17 @@ class TrunkService:
         return row
 
     async def update(
-        self, session: AsyncSession, actor: Actor, trunk_id: int, fields: dict[str, Any]
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        trunk_id: int,
+        fields: dict[str, Any],
+        secrets: TrunkSecrets,
     ) -> Trunk:
         actor.require_operator()
         row = await self.get(session, actor, trunk_id)
+        if "password" in fields:  # "" or null removes it
+            fields = {**fields, "password": secrets.encrypt(fields["password"])}
         _check(fields, kind=fields.get("kind") or row.kind, has_user=bool(row.username))
         for key, value in fields.items():
             setattr(row, key, value)

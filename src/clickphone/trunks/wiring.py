@@ -22,6 +22,7 @@ from clickphone.sipserver import SipServer, detect_host
 from clickphone.trunks.registration import TrunkRegistrationService
 from clickphone.trunks.registry import TrunkRegistry
 from clickphone.trunks.router import DEFAULT_COUNTRY, EmployeeDestination, TrunkRouter
+from clickphone.trunks.secrets import TrunkSecrets, encrypt_stored_passwords
 
 TRUNK_CHANGE_EVENTS = ("trunk.created", "trunk.updated", "trunk.deleted")
 
@@ -35,10 +36,14 @@ class Pstn:
         *,
         default_country: str = DEFAULT_COUNTRY,
         registry_ttl: float = 30.0,
+        secret_key: str | None = None,
         **registration_options: Any,
     ) -> None:
         self.server = server
-        self.registry = TrunkRegistry(database, ttl=registry_ttl)
+        self.database = database
+        # carrier passwords are stored encrypted with a key derived from the app's secret
+        self.secrets = TrunkSecrets(secret_key) if secret_key else None
+        self.registry = TrunkRegistry(database, ttl=registry_ttl, secrets=self.secrets)
         self.registration = TrunkRegistrationService(
             server.endpoint,
             self.registry,
@@ -80,6 +85,8 @@ class Pstn:
         self.registration.changed()
 
     async def start(self) -> None:
+        if self.secrets is not None:
+            await encrypt_stored_passwords(self.database, self.secrets)
         await self.registration.start()
 
     async def stop(self) -> None:
