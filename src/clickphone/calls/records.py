@@ -132,7 +132,10 @@ class CallRecorder:
         callee: str,
         callee_employee_id: int | None,
         started_at: float,
+        line: str | None = None,
     ) -> None:
+        """``line``: our virtual number (E.164) the call came in on or went out through, or
+        ``trunk:<name>`` when there is none — the statistics' "by line" chart."""
         await self._submit(
             _Op(
                 insert={
@@ -152,6 +155,7 @@ class CallRecorder:
                     "end_reason": "",
                     "legs": [],
                     "trace": [],
+                    "line": line[:64] if line else None,
                 }
             )
         )

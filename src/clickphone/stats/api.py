@@ -14,22 +14,26 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query
 from pydantic import BaseModel
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from clickphone.accounts.errors import ValidationFailed
 from clickphone.accounts.scope import Actor
 from clickphone.api.deps import CurrentActor, SessionDep
 from clickphone.api.schemas import ERROR_RESPONSES
-from clickphone.db.models import (
-    CallStatsConcurrency,
-    CallStatsEmployeeDaily,
-    CallStatsHourly,
-    CallStatsNumberMonthly,
-    Department,
-    Employee,
-    User,
+from clickphone.db.models import CallStatsHourly, Employee, User
+from clickphone.stats.service import (
+    StatsAggregator,
+    StatsQuery,
+    aggregates,
+    department_rows,
+    dimension_rows,
+    employee_rows,
+    epoch,
+    load_points,
 )
-from clickphone.stats.service import StatsAggregator, epoch, month_of
+from clickphone.stats.service import (
+    top_numbers as plan_top_numbers,
+)
 
 
 @asynccontextmanager
@@ -73,6 +77,9 @@ class Period:
     def seconds(self) -> tuple[int, int]:
         return epoch(self.start), epoch(self.end)
 
+    def query(self) -> StatsQuery:
+        return StatsQuery(self.tenant_id, self.start, self.end, self.direction)
+
 
 PeriodDep = Annotated[Period, Depends(Period)]
 
@@ -101,20 +108,7 @@ class Totals(BaseModel):
 
 def _agg(table: Any) -> list[Any]:
     """Aggregate columns shared by the summary tables (same order as Totals' fields)."""
-
-    def count(outcome: str) -> Any:
-        return func.sum(case((table.outcome == outcome, table.calls), else_=0))
-
-    return [
-        func.sum(table.calls),
-        count("answered"),
-        count("missed"),
-        count("busy"),
-        count("failed"),
-        count("cancelled"),
-        func.sum(table.ring_seconds),
-        func.sum(table.talk_seconds),
-    ]
+    return aggregates(table)
 
 
 def _totals(row: Any) -> Totals:
@@ -192,17 +186,6 @@ async def by_direction(session: SessionDep, p: PeriodDep) -> list[DirectionRow]:
     return [DirectionRow(direction=r[0], **_totals(r).model_dump()) for r in rows]
 
 
-def _daily(p: Period) -> Any:
-    d = CallStatsEmployeeDaily
-    start, end = p.seconds()
-    stmt = select().where(
-        d.tenant_id == p.tenant_id, d.day >= start // 86400, d.day < -(-end // 86400)
-    )
-    if p.direction is not None:
-        stmt = stmt.where(d.direction == p.direction)
-    return stmt
-
-
 class EmployeeRow(Totals):
     employee_id: int
     name: str
@@ -213,25 +196,28 @@ class EmployeeRow(Totals):
 @router.get("/employees")
 async def by_employee(session: SessionDep, p: PeriodDep) -> list[EmployeeRow]:
     """Per employee (whole UTC days): calls made or received, by outcome, wait and talk."""
-    d = CallStatsEmployeeDaily
-    sub = _daily(p).add_columns(d.employee_id.label("eid"), *_agg(d)).group_by(d.employee_id)
-    sub = sub.subquery()
-    cols = list(sub.c)[1:]
-    stmt = (
-        select(sub.c.eid, User.full_name, Employee.extension, Employee.department_id, *cols)
-        .join(Employee, Employee.id == sub.c.eid)
-        .join(User, User.id == Employee.user_id)
-        .order_by(cols[0].desc())
-    )
+    rows = await employee_rows(session, p.query())
+    ids = [r[0] for r in rows]
+    people = {
+        r[0]: r[1:]
+        for r in (
+            await session.execute(
+                select(Employee.id, User.full_name, Employee.extension, Employee.department_id)
+                .join(User, User.id == Employee.user_id)
+                .where(Employee.id.in_(ids))
+            )
+        ).all()
+    }
     return [
         EmployeeRow(
             employee_id=r[0],
-            name=r[1],
-            extension=r[2],
-            department_id=r[3],
+            name=people[r[0]][0],
+            extension=people[r[0]][1],
+            department_id=people[r[0]][2],
             **_totals(r).model_dump(),
         )
-        for r in (await session.execute(stmt)).all()
+        for r in rows
+        if r[0] in people
     ]
 
 
@@ -243,17 +229,9 @@ class DepartmentRow(Totals):
 @router.get("/departments")
 async def by_department(session: SessionDep, p: PeriodDep) -> list[DepartmentRow]:
     """Per department of the employees (their current department)."""
-    d = CallStatsEmployeeDaily
-    stmt = (
-        _daily(p)
-        .add_columns(Employee.department_id, Department.name, *_agg(d))
-        .join(Employee, Employee.id == d.employee_id)
-        .outerjoin(Department, Department.id == Employee.department_id)
-        .group_by(Employee.department_id, Department.name)
-    )
     return [
         DepartmentRow(department_id=r[0], name=r[1] or "", **_totals(r).model_dump())
-        for r in (await session.execute(stmt)).all()
+        for r in await department_rows(session, p.query())
     ]
 
 
@@ -271,19 +249,9 @@ async def load(
     """Calls in progress over time: the busiest minute of each step (minute steps cover at
     most 2 days, hour steps 31 days)."""
     _limit_span(p, step)
-    c = CallStatsConcurrency
-    start, end = p.seconds()
-    size = {"minute": 1, "hour": 60, "day": 1440}[step]
-    bucket = func.floor(c.minute / size) if size > 1 else c.minute
-    stmt = (
-        select(bucket.label("b"), func.max(c.calls))
-        .where(c.tenant_id == p.tenant_id, c.minute >= start // 60, c.minute < -(-end // 60))
-        .group_by("b")
-        .order_by("b")
-    )
     return [
-        LoadPoint(bucket=datetime.fromtimestamp(int(r[0]) * size * 60, UTC), max_concurrent=r[1])
-        for r in (await session.execute(stmt)).all()
+        LoadPoint(bucket=datetime.fromtimestamp(b, UTC), max_concurrent=peak)
+        for b, peak in await load_points(session, p.query(), step)
     ]
 
 
@@ -301,15 +269,35 @@ async def top_numbers(
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> list[NumberRow]:
     """External numbers with the most calls (whole calendar months of the period)."""
-    n = CallStatsNumberMonthly
-    stmt = select(n.number, func.sum(n.calls), func.sum(n.answered), func.sum(n.talk_seconds))
-    stmt = stmt.where(
-        n.tenant_id == p.tenant_id,
-        n.month >= month_of(p.start),
-        n.month <= month_of(p.end - timedelta(microseconds=1)),
-    )
-    stmt = stmt.group_by(n.number).order_by(func.sum(n.calls).desc(), n.number).limit(limit)
     return [
-        NumberRow(number=r[0], calls=int(r[1]), answered=int(r[2]), talk_seconds=float(r[3]))
-        for r in (await session.execute(stmt)).all()
+        NumberRow(number=n, calls=c, answered=a, talk_seconds=t)
+        for n, c, a, t in await plan_top_numbers(session, p.query(), limit)
+    ]
+
+
+class CountryRow(Totals):
+    country: str  # ISO 3166 alpha-2, "" when the number is not E.164
+
+
+@router.get("/countries")
+async def by_country(session: SessionDep, p: PeriodDep) -> list[CountryRow]:
+    """External calls by country (whole UTC days): the callee's country for outgoing calls,
+    the caller's for incoming ones."""
+    return [
+        CountryRow(country=r[0], **_totals(r).model_dump())
+        for r in await dimension_rows(session, p.query(), "country")
+    ]
+
+
+class LineRow(Totals):
+    line: str  # the virtual number or "trunk:<name>"; "" when unknown (and internal calls)
+
+
+@router.get("/lines")
+async def by_line(session: SessionDep, p: PeriodDep) -> list[LineRow]:
+    """Calls by line (whole UTC days): the virtual number or trunk they came in on or went
+    out through."""
+    return [
+        LineRow(line=r[0], **_totals(r).model_dump())
+        for r in await dimension_rows(session, p.query(), "line")
     ]
