@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from clickphone.media.control import (
@@ -164,6 +164,50 @@ class WorkerMediaController:
     async def stop_recording(self, call_id: str) -> RecordingInfo:
         # finishing the file waits for the encoder thread: allow more than a signaling command
         result = await self.request("stop_recording", call_id=call_id, reply_within=30.0)
+        return RecordingInfo.from_dict(result)
+
+    async def local_answer(self, call_id: str, tag: str, *, media_ip: str) -> bytes:
+        result = await self.request("local_answer", call_id=call_id, tag=tag, media_ip=media_ip)
+        return str(result["sdp"]).encode()
+
+    async def local_offer(
+        self,
+        call_id: str,
+        tag: str,
+        *,
+        media_ip: str,
+        codecs: Sequence[str] | None = None,
+    ) -> bytes:
+        result = await self.request(
+            "local_offer",
+            call_id=call_id,
+            tag=tag,
+            media_ip=media_ip,
+            codecs=None if codecs is None else list(codecs),
+        )
+        return str(result["sdp"]).encode()
+
+    async def accept(self, call_id: str, tag: str, sdp: bytes) -> None:
+        await self.request("accept", call_id=call_id, tag=tag, sdp=self._sdp_text(sdp))
+
+    async def bridge(self, call_id: str, tag_a: str, tag_b: str) -> None:
+        await self.request("bridge", call_id=call_id, tag_a=tag_a, tag_b=tag_b)
+
+    async def play(self, call_id: str, tag: str, path: str, *, loop: bool = False) -> str:
+        # the first play of a file decodes it in the worker: allow more than a signaling command
+        result = await self.request(
+            "play", call_id=call_id, tag=tag, path=path, loop=loop, reply_within=30.0
+        )
+        return str(result["play_id"])
+
+    async def stop_play(self, call_id: str, tag: str) -> None:
+        await self.request("stop_play", call_id=call_id, tag=tag)
+
+    async def record_leg(self, call_id: str, tag: str, path: str) -> None:
+        await self.request("record_leg", call_id=call_id, tag=tag, path=path)
+
+    async def stop_record_leg(self, call_id: str, tag: str) -> RecordingInfo:
+        result = await self.request("stop_record_leg", call_id=call_id, tag=tag, reply_within=30.0)
         return RecordingInfo.from_dict(result)
 
     async def status(self) -> dict[str, Any]:

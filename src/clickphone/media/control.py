@@ -20,11 +20,39 @@ the callers:
   missing); ``stop_recording(call_id)`` finishes it and returns :class:`RecordingInfo`.
   ``delete`` stops a running recording too, and a later ``stop_recording`` still returns its
   info (rtpengine's ``start recording``/``stop recording``).
-* ``events()`` yields :class:`DtmfEvent` (RFC 4733, one per key press) and
-  :class:`RtpTimeoutEvent` (no RTP in either direction for the configured time).
+* ``events()`` yields :class:`DtmfEvent` (RFC 4733, one per key press),
+  :class:`RtpTimeoutEvent` (no leg sent RTP for the configured time) and
+  :class:`PlayDoneEvent` (a ``play`` reached the end of its file).
+
+The relay as an endpoint (call flows: IVR, greetings, voicemail, queue music; click-to-call).
+A session may have more than two legs; each is named by a tag the caller chooses:
+
+* ``local_answer(call_id, tag, media_ip=...)`` — leg ``tag`` made the latest offer (through
+  ``offer``); the relay answers it itself with one G.711 codec from the offer (PCMA/PCMU in the
+  offer's order) plus telephone-event if offered. The leg is then *local*: unbridged, DTMF
+  still reported, audio can be played to it and recorded from it.
+* ``local_offer(call_id, tag, media_ip=..., codecs=None)`` — a new leg (and a new session when
+  ``call_id`` is unknown) for which the relay is the offerer; returns the SDP offer. Offers
+  ``codecs`` if given, else the G.711 codec already negotiated on another leg of the session,
+  else PCMU and PCMA; always telephone-event 101. ``accept(call_id, tag, sdp)`` applies the
+  remote answer.
+* ``bridge(call_id, tag_a, tag_b)`` — forward RTP between two negotiated legs (stops their
+  playback), transcoding PCMU<->PCMA and mapping payload types when the legs differ. A leg
+  forwards to at most one other leg; bridging it elsewhere unbridges it from its old partner.
+  ``offer``/``answer`` pairs are bridged as soon as the answer arrives, as before.
+* ``play(call_id, tag, path, loop=False)`` streams an audio file (decoded once, cached) to a
+  negotiated G.711 leg in 20 ms packets and returns a play id; :class:`PlayDoneEvent` reports
+  its end (not after ``stop_play``, a replacing ``play``, ``bridge`` or ``delete``). Audio
+  bridged *into* a leg is muted while something plays to it.
+* ``record_leg(call_id, tag, path)`` records what leg ``tag`` sends (mono) into ``path``;
+  ``stop_record_leg`` (or ``delete``) finishes it, as for ``start_recording``.
+
+These need the built-in relay: :class:`~clickphone.media.rtpengine.RtpengineMediaController`
+raises :class:`UnsupportedError` (501) for them.
 
 ``call_id`` names the media session; a B2BUA uses its A leg's Call-ID. Tags are the SIP
-From/To tags of the two legs as the relay's caller sees them.
+From/To tags of the legs as the relay's caller sees them (or any names it chooses for
+``local_offer`` legs).
 
 Implementations: :class:`clickphone.media.relay.LocalMediaController` (relay in the current
 event loop) and :class:`clickphone.media.client.WorkerMediaController` (relay in a uvloop
@@ -34,7 +62,7 @@ worker process, see :mod:`clickphone.media.worker`), and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -79,9 +107,23 @@ class WorkerUnavailableError(MediaError):
     status_hint = 503
 
 
+class UnsupportedError(MediaError):
+    """The media plane cannot do this (e.g. call-flow media on rtpengine): 501."""
+
+    error_id = "unsupported"
+    status_hint = 501
+
+
 ERRORS: dict[str, type[MediaError]] = {
     cls.error_id: cls
-    for cls in (MediaError, BadSdpError, UnknownCallError, NoPortsError, WorkerUnavailableError)
+    for cls in (
+        MediaError,
+        BadSdpError,
+        UnknownCallError,
+        NoPortsError,
+        WorkerUnavailableError,
+        UnsupportedError,
+    )
 }
 
 
@@ -105,7 +147,17 @@ class RtpTimeoutEvent:
     kind: str = "rtp_timeout"
 
 
-MediaEvent = DtmfEvent | RtpTimeoutEvent
+@dataclass(frozen=True, slots=True)
+class PlayDoneEvent:
+    """The file of play ``play_id`` on leg ``tag`` has been sent to the end (not looping)."""
+
+    call_id: str
+    tag: str
+    play_id: str
+    kind: str = "play_done"
+
+
+MediaEvent = DtmfEvent | RtpTimeoutEvent | PlayDoneEvent
 
 
 def event_from_dict(data: dict[str, Any]) -> MediaEvent:
@@ -116,6 +168,8 @@ def event_from_dict(data: dict[str, Any]) -> MediaEvent:
         )
     if kind == "rtp_timeout":
         return RtpTimeoutEvent(str(data["call_id"]), float(data["idle_seconds"]))
+    if kind == "play_done":
+        return PlayDoneEvent(str(data["call_id"]), str(data["tag"]), str(data["play_id"]))
     raise ValueError(f"unknown media event kind {kind!r}")
 
 
@@ -137,6 +191,9 @@ class LegStats:
     rtcp_in: int = 0
     rtcp_out: int = 0
     idle_seconds: float | None = None  # since the last RTP from this leg (None: never)
+    codec: str | None = None  # negotiated audio codec ("PCMU", "PCMA", ...), None: not yet
+    local: bool = False  # the relay itself is this leg's endpoint (local_answer/local_offer)
+    bridged_to: str | None = None  # tag of the leg this one's RTP is forwarded to
 
 
 @dataclass(slots=True)
@@ -205,6 +262,45 @@ class MediaController(Protocol):
 
     async def stop_recording(self, call_id: str) -> RecordingInfo:
         """Finish the recording (or return the one ``delete`` finished)."""
+        ...
+
+    async def local_answer(self, call_id: str, tag: str, *, media_ip: str) -> bytes:
+        """Answer leg ``tag``'s latest offer with the relay itself; return the SDP answer."""
+        ...
+
+    async def local_offer(
+        self,
+        call_id: str,
+        tag: str,
+        *,
+        media_ip: str,
+        codecs: Sequence[str] | None = None,
+    ) -> bytes:
+        """Create leg ``tag`` (and the session if new) with the relay as the offerer."""
+        ...
+
+    async def accept(self, call_id: str, tag: str, sdp: bytes) -> None:
+        """Apply the remote answer to the ``local_offer`` of leg ``tag``."""
+        ...
+
+    async def bridge(self, call_id: str, tag_a: str, tag_b: str) -> None:
+        """Forward RTP between two negotiated legs (transcoding G.711 laws if needed)."""
+        ...
+
+    async def play(self, call_id: str, tag: str, path: str, *, loop: bool = False) -> str:
+        """Stream the audio file ``path`` to leg ``tag``; return the play id."""
+        ...
+
+    async def stop_play(self, call_id: str, tag: str) -> None:
+        """Stop what plays to leg ``tag`` (no event); nothing playing is fine."""
+        ...
+
+    async def record_leg(self, call_id: str, tag: str, path: str) -> None:
+        """Record what leg ``tag`` sends (mono) into ``path`` (.wav, .ogg, .mp3)."""
+        ...
+
+    async def stop_record_leg(self, call_id: str, tag: str) -> RecordingInfo:
+        """Finish the leg recording (or return the one ``delete`` finished)."""
         ...
 
     def events(self) -> AsyncIterator[MediaEvent]:

@@ -134,9 +134,9 @@ class AudioSink(Protocol):
 
 
 class WavSink:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, channels: int = 2) -> None:
         self._wav = wave.open(str(path), "wb")
-        self._wav.setnchannels(2)
+        self._wav.setnchannels(channels)
         self._wav.setsampwidth(2)
         self._wav.setframerate(RATE)
 
@@ -150,30 +150,32 @@ class WavSink:
 class AvSink:
     """Opus/Ogg or MP3 through PyAV (libopus, libmp3lame)."""
 
-    def __init__(self, path: Path, fmt: str, bit_rate: int = 24000) -> None:
+    def __init__(self, path: Path, fmt: str, bit_rate: int = 24000, channels: int = 2) -> None:
         import av
 
         self._av: Any = av
         self._out: Any = av.open(str(path), "w", format=fmt)
         codec = "libopus" if fmt == "ogg" else "libmp3lame"
         stream: Any = self._out.add_stream(codec, rate=RATE if fmt == "ogg" else 16000)
-        stream.layout = "stereo"
+        self._layout = "stereo" if channels == 2 else "mono"
+        self._channels = channels
+        stream.layout = self._layout
         stream.bit_rate = bit_rate if fmt == "ogg" else 32000
         self._stream = stream
         self._rate = int(stream.rate)
         self._resampler: Any = None
         if self._rate != RATE:
-            self._resampler = av.AudioResampler(format="s16p", layout="stereo", rate=self._rate)
+            self._resampler = av.AudioResampler(format="s16p", layout=self._layout, rate=self._rate)
         self._pts = 0
 
     def write(self, pcm: bytes) -> None:
         if not pcm:
             return
         samples = np.frombuffer(pcm, dtype="<i2").reshape(1, -1)
-        frame: Any = self._av.AudioFrame.from_ndarray(samples, format="s16", layout="stereo")
+        frame: Any = self._av.AudioFrame.from_ndarray(samples, format="s16", layout=self._layout)
         frame.sample_rate = RATE
         frame.pts = self._pts
-        self._pts += samples.shape[1] // 2
+        self._pts += samples.shape[1] // self._channels
         frames = self._resampler.resample(frame) if self._resampler is not None else [frame]
         for f in frames:
             for packet in self._stream.encode(f):
@@ -189,10 +191,10 @@ class AvSink:
         self._out.close()
 
 
-def open_sink(path: Path, fmt: str) -> AudioSink:
+def open_sink(path: Path, fmt: str, channels: int = 2) -> AudioSink:
     if fmt == "wav":
-        return WavSink(path)
-    return AvSink(path, fmt)
+        return WavSink(path, channels)
+    return AvSink(path, fmt, channels=channels)
 
 
 def av_available() -> bool:
@@ -209,9 +211,13 @@ class CallRecording:
     ``feed`` is called from the relay's hot path; ``tick`` (about once a second) drains the
     aligner and queues the PCM for the encoder thread; ``stop`` drains the rest, closes the
     file, renames it to its final name and returns its :class:`RecordingInfo`.
+
+    With ``channels=1`` (one leg, e.g. voicemail) only channel 0 is fed and the file is mono.
     """
 
-    def __init__(self, call_id: str, path: Path, executor: Executor) -> None:
+    def __init__(self, call_id: str, path: Path, executor: Executor, channels: int = 2) -> None:
+        if channels not in (1, 2):
+            raise ValueError(f"a recording has 1 or 2 channels, not {channels}")
         suffix = path.suffix.lower()
         fmt = FORMATS.get(suffix)
         if fmt is None:
@@ -222,12 +228,13 @@ class CallRecording:
         self.call_id = call_id
         self.path = path
         self.format = fmt
+        self.channels = channels
         self.started_at = time.time()
         self.aligner = StereoAligner(time.monotonic())
         self._executor = executor
         self._part = path.with_name(path.name + ".part")
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._sink: AudioSink = open_sink(self._part, fmt)
+        self._sink: AudioSink = open_sink(self._part, fmt, channels)
         self._pending: asyncio.Future[None] | None = None
         self._error: BaseException | None = None
         self.samples = 0
@@ -239,6 +246,8 @@ class CallRecording:
         if not pcm or self._error is not None:
             return
         self.samples += len(pcm) // 4
+        if self.channels == 1:  # the aligner is stereo: keep the left channel
+            pcm = np.frombuffer(pcm, dtype="<i2")[::2].tobytes()
         loop = asyncio.get_running_loop()
         previous = self._pending
 

@@ -23,6 +23,14 @@ Mapping of the :class:`~clickphone.media.control.MediaController` commands:
   caller chooses, and ng cannot tell where or how long; both raise
   :class:`~clickphone.media.control.MediaError` with status hint 501. Record on the built-in
   relay, or wire rtpengine-recording's output into ``recordings`` (future work).
+* The relay-as-endpoint commands used by call flows (IVR, greetings, voicemail, queue music,
+  click-to-call) — ``local_answer``, ``local_offer``, ``accept``, ``bridge``, ``play``,
+  ``stop_play``, ``record_leg``, ``stop_record_leg`` — raise
+  :class:`~clickphone.media.control.UnsupportedError` (``unsupported``, 501): call flows need
+  the built-in relay (the worker or local media mode). ng ``play media`` is not used for
+  ``play``: it acts only on streams rtpengine anchors through an offer/answer (there is no
+  locally answered leg to play to) and ng has no push event for the end of a file, so
+  :class:`~clickphone.media.control.PlayDoneEvent` could not be reported.
 
 Events (:meth:`RtpengineMediaController.events`):
 
@@ -52,7 +60,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -67,6 +75,7 @@ from clickphone.media.control import (
     RecordingInfo,
     RtpTimeoutEvent,
     UnknownCallError,
+    UnsupportedError,
     WorkerUnavailableError,
 )
 from clickphone.sip.errors import SipPeerError
@@ -525,6 +534,45 @@ class RtpengineMediaController:
 
     async def stop_recording(self, call_id: str) -> RecordingInfo:
         raise MediaError("recording is not supported through rtpengine", 501)
+
+    # -- the relay as an endpoint: not with rtpengine -----------------------------------------
+    @staticmethod
+    def _unsupported(command: str) -> UnsupportedError:
+        return UnsupportedError(
+            f"{command} is not supported with rtpengine as the media plane: call flows "
+            "(prompts, locally answered legs, voicemail, click-to-call) need the built-in relay"
+        )
+
+    async def local_answer(self, call_id: str, tag: str, *, media_ip: str) -> bytes:
+        raise self._unsupported("local_answer")
+
+    async def local_offer(
+        self,
+        call_id: str,
+        tag: str,
+        *,
+        media_ip: str,
+        codecs: Sequence[str] | None = None,
+    ) -> bytes:
+        raise self._unsupported("local_offer")
+
+    async def accept(self, call_id: str, tag: str, sdp: bytes) -> None:
+        raise self._unsupported("accept")
+
+    async def bridge(self, call_id: str, tag_a: str, tag_b: str) -> None:
+        raise self._unsupported("bridge")
+
+    async def play(self, call_id: str, tag: str, path: str, *, loop: bool = False) -> str:
+        raise self._unsupported("play")
+
+    async def stop_play(self, call_id: str, tag: str) -> None:
+        raise self._unsupported("stop_play")
+
+    async def record_leg(self, call_id: str, tag: str, path: str) -> None:
+        raise self._unsupported("record_leg")
+
+    async def stop_record_leg(self, call_id: str, tag: str) -> RecordingInfo:
+        raise self._unsupported("stop_record_leg")
 
     async def events(self) -> AsyncIterator[MediaEvent]:
         while True:

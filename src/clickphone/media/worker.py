@@ -18,6 +18,18 @@ Requests carry an ``id`` (any JSON value, echoed back) and a ``command``::
     {"id": 4, "command": "query",  "call_id": "..."}              -> CallStats as an object
     {"id": 8, "command": "start_recording", "call_id": "...", "path": "/data/rec/x.ogg"} -> {}
     {"id": 9, "command": "stop_recording", "call_id": "..."}  -> RecordingInfo as an object
+    {"id": 10, "command": "local_answer", "call_id": "...", "tag": "...", "media_ip": "..."}
+                                                                  -> {"sdp": "..."}
+    {"id": 11, "command": "local_offer", "call_id": "...", "tag": "...", "media_ip": "...",
+     "codecs": ["PCMA"] or null}                                  -> {"sdp": "..."}
+    {"id": 12, "command": "accept", "call_id": "...", "tag": "...", "sdp": "..."} -> {}
+    {"id": 13, "command": "bridge", "call_id": "...", "tag_a": "...", "tag_b": "..."} -> {}
+    {"id": 14, "command": "play", "call_id": "...", "tag": "...", "path": "/x.wav",
+     "loop": false}                                               -> {"play_id": "..."}
+    {"id": 15, "command": "stop_play", "call_id": "...", "tag": "..."}            -> {}
+    {"id": 16, "command": "record_leg", "call_id": "...", "tag": "...", "path": "..."} -> {}
+    {"id": 17, "command": "stop_record_leg", "call_id": "...", "tag": "..."}
+                                                                  -> RecordingInfo as an object
     {"id": 5, "command": "status"}  -> {"calls", "ports_in_use", "cpu_user", "cpu_system",
                                         "pid", "loop"}
     {"id": 6, "command": "subscribe"}                             -> {}
@@ -25,11 +37,14 @@ Requests carry an ``id`` (any JSON value, echoed back) and a ``command``::
 
 Responses: ``{"id": 1, "ok": true, "result": {...}}`` or ``{"id": 1, "ok": false, "error":
 {"error_id": "bad_sdp", "message": "...", "status_hint": 488}}`` (error ids in
-:data:`clickphone.media.control.ERRORS`). Requests on one connection are answered in order.
+:data:`clickphone.media.control.ERRORS`). Requests on one connection are answered in order,
+except ``play``, which may first decode its file: it is answered when ready, so commands for
+other calls are not held up behind it (clients match answers by ``id``).
 
 Events are pushed to every connection that subscribed: ``{"event": {"kind": "dtmf",
 "call_id": "...", "tag": "...", "digit": "5", "duration_ms": 100}}`` or ``{"event":
-{"kind": "rtp_timeout", "call_id": "...", "idle_seconds": 60.0}}``.
+{"kind": "rtp_timeout", "call_id": "...", "idle_seconds": 60.0}}`` or ``{"event": {"kind":
+"play_done", "call_id": "...", "tag": "...", "play_id": "..."}}``.
 """
 
 from __future__ import annotations
@@ -54,6 +69,7 @@ from clickphone.media.wire import FrameError, encode_frame, read_frame
 log = logging.getLogger(__name__)
 
 READY_PREFIX = "clickphone-media-worker listening"
+OUT_OF_ORDER = frozenset({"play"})  # answered when done, not in request order
 
 
 def _str(request: dict[str, Any], key: str) -> str:
@@ -76,6 +92,14 @@ class WorkerServer:
             "query": self._query,
             "start_recording": self._start_recording,
             "stop_recording": self._stop_recording,
+            "local_answer": self._local_answer,
+            "local_offer": self._local_offer,
+            "accept": self._accept,
+            "bridge": self._bridge,
+            "play": self._play,
+            "stop_play": self._stop_play,
+            "record_leg": self._record_leg,
+            "stop_record_leg": self._stop_record_leg,
             "status": self._status,
             "ping": self._ping,
         }
@@ -113,6 +137,52 @@ class WorkerServer:
     async def _stop_recording(self, r: dict[str, Any]) -> dict[str, Any]:
         return dataclasses.asdict(await self.controller.stop_recording(_str(r, "call_id")))
 
+    async def _local_answer(self, r: dict[str, Any]) -> dict[str, Any]:
+        sdp = await self.controller.local_answer(
+            _str(r, "call_id"), _str(r, "tag"), media_ip=_str(r, "media_ip")
+        )
+        return {"sdp": sdp.decode()}
+
+    async def _local_offer(self, r: dict[str, Any]) -> dict[str, Any]:
+        codecs = r.get("codecs")
+        if codecs is not None and (
+            not isinstance(codecs, list) or not all(isinstance(c, str) for c in codecs)
+        ):
+            raise MediaError("'codecs' must be a list of strings or null", 400)
+        sdp = await self.controller.local_offer(
+            _str(r, "call_id"), _str(r, "tag"), media_ip=_str(r, "media_ip"), codecs=codecs
+        )
+        return {"sdp": sdp.decode()}
+
+    async def _accept(self, r: dict[str, Any]) -> dict[str, Any]:
+        await self.controller.accept(_str(r, "call_id"), _str(r, "tag"), _str(r, "sdp").encode())
+        return {}
+
+    async def _bridge(self, r: dict[str, Any]) -> dict[str, Any]:
+        await self.controller.bridge(_str(r, "call_id"), _str(r, "tag_a"), _str(r, "tag_b"))
+        return {}
+
+    async def _play(self, r: dict[str, Any]) -> dict[str, Any]:
+        loop = r.get("loop", False)
+        if not isinstance(loop, bool):
+            raise MediaError("'loop' must be a boolean", 400)
+        play_id = await self.controller.play(
+            _str(r, "call_id"), _str(r, "tag"), _str(r, "path"), loop=loop
+        )
+        return {"play_id": play_id}
+
+    async def _stop_play(self, r: dict[str, Any]) -> dict[str, Any]:
+        await self.controller.stop_play(_str(r, "call_id"), _str(r, "tag"))
+        return {}
+
+    async def _record_leg(self, r: dict[str, Any]) -> dict[str, Any]:
+        await self.controller.record_leg(_str(r, "call_id"), _str(r, "tag"), _str(r, "path"))
+        return {}
+
+    async def _stop_record_leg(self, r: dict[str, Any]) -> dict[str, Any]:
+        info = await self.controller.stop_record_leg(_str(r, "call_id"), _str(r, "tag"))
+        return dataclasses.asdict(info)
+
     async def _status(self, r: dict[str, Any]) -> dict[str, Any]:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         relay = self.controller.relay
@@ -129,6 +199,13 @@ class WorkerServer:
         return {}
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        slow: set[asyncio.Task[None]] = set()
+
+        async def answer_later(request: dict[str, Any]) -> None:
+            response = await self._dispatch(request, writer)
+            if not writer.is_closing():
+                writer.write(encode_frame(response))  # the reading loop drains
+
         try:
             while True:
                 try:
@@ -138,11 +215,18 @@ class WorkerServer:
                     return
                 if request is None:
                     return
+                if request.get("command") in OUT_OF_ORDER:
+                    task = asyncio.get_running_loop().create_task(answer_later(request))
+                    slow.add(task)
+                    task.add_done_callback(slow.discard)
+                    continue
                 writer.write(encode_frame(await self._dispatch(request, writer)))
                 await writer.drain()
         except ConnectionError:
             return
         finally:
+            for task in list(slow):
+                task.cancel()
             self._subscribers.discard(writer)
             writer.close()
 
