@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     sip_tls_port: int | None = None  # SIP over TLS on this port when a certificate is given
     sip_tls_cert: Path | None = None
     sip_tls_key: Path | None = None
+    # SIP over WebSocket (RFC 7118: browsers, WebRTC softphones), off unless a port is set or
+    # sip_transports names "ws" (port 5066) / "wss" (7443); WSS uses the TLS files above
+    sip_ws_port: int | None = None
+    sip_wss_port: int | None = None
+    sip_ws_origins: str = ""  # comma-separated Origins browsers may connect from; "": any
     sip_enabled: bool = True
     rtp_timeout: float = 60.0
     ring_timeout: float = 60.0
@@ -120,6 +125,22 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'clickphone.db'}"
+
+    @property
+    def ws_listen_port(self) -> int | None:
+        if self.sip_ws_port is not None:
+            return self.sip_ws_port
+        return 5066 if "ws" in self.sip_transports else None
+
+    @property
+    def wss_listen_port(self) -> int | None:
+        if self.sip_wss_port is not None:
+            return self.sip_wss_port
+        return 7443 if "wss" in self.sip_transports else None
+
+    @property
+    def ws_origins(self) -> tuple[str, ...]:
+        return tuple(o.strip().rstrip("/") for o in self.sip_ws_origins.split(",") if o.strip())
 
     @property
     def recordings_root(self) -> Path:

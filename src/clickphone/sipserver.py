@@ -34,7 +34,7 @@ from clickphone.registrar.store import DeviceDirectory, RegistrationStore
 from clickphone.sip.auth import DigestServer
 from clickphone.sip.message import make_response
 from clickphone.sip.parser import check_request
-from clickphone.sip.transaction import Event, RequestReceived
+from clickphone.sip.transaction import Event, Peer, RequestReceived
 from clickphone.transport.endpoint import SipEndpoint
 
 log = logging.getLogger("clickphone.sip")
@@ -48,6 +48,11 @@ class SipServerConfig:
     tls_port: int | None = None  # SIP over TLS when set (0: any free port) with the files below
     tls_cert: str | None = None
     tls_key: str | None = None
+    # SIP over WebSocket (RFC 7118) when set (0: any free port); WSS uses the TLS files above
+    ws_port: int | None = None
+    wss_port: int | None = None
+    ws_origins: tuple[str, ...] = ()  # browsers' Origin allowed to connect; empty: any
+    ws_ping_interval: float = 20.0
     realm: str = "clickphone"
     secret: bytes = b""
     advertised_host: str | None = None  # what goes in Via/Contact; default: detected
@@ -123,13 +128,18 @@ class SipServer:
     async def start(self) -> tuple[str, int]:
         cfg = self.config
         tls = None
-        if cfg.tls_port is not None and cfg.tls_cert:
+        if (cfg.tls_port is not None or cfg.wss_port is not None) and cfg.tls_cert:
             tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             tls.load_cert_chain(cfg.tls_cert, cfg.tls_key or None)
         self.address = await self.endpoint.listen(
-            cfg.host, cfg.port, tcp=cfg.tcp, tls=tls, tls_port=cfg.tls_port or 0
+            cfg.host,
+            cfg.port,
+            tcp=cfg.tcp,
+            tls=tls if cfg.tls_port is not None else None,
+            tls_port=cfg.tls_port or 0,
         )
         advertised = cfg.advertised_host or detect_host(cfg.host)
+        await self._listen_ws(tls)
         self.calls = CallManager(
             self.endpoint,
             CompositeRouter([*self.routers, self.extension_router]),
@@ -153,6 +163,30 @@ class SipServer:
 
     async def stop(self) -> None:
         for task in (self._sweeper, self._pinger):
+    async def _listen_ws(self, tls: ssl.SSLContext | None) -> None:
+        cfg = self.config
+        transports = self.endpoint.transports
+        transports.on_ws_closed.append(self._on_ws_closed)
+        for secure, port in ((False, cfg.ws_port), (True, cfg.wss_port)):
+            if port is None:
+                continue
+            if secure and tls is None:
+                log.warning("x SIP over WSS needs a TLS certificate (tls_cert); not listening")
+                continue
+            host, bound = await transports.listen_ws(
+                cfg.host,
+                port,
+                tls if secure else None,
+                origins=cfg.ws_origins,
+                ping_interval=cfg.ws_ping_interval or None,
+            )
+            log.info("SIP over %s on %s:%s", "WSS" if secure else "WS", host, bound)
+
+    def _on_ws_closed(self, peer: Peer) -> None:
+        gone = self.registrar.drop_connection(peer)
+        if gone:
+            self._spawn(self.registrar.forget(gone))
+
             if task is not None:
                 task.cancel()
         if self.calls is not None:
@@ -175,11 +209,22 @@ class SipServer:
             ),
             "registrations": len(self.registrar.table),
             "active_calls": len(self.calls.calls) if self.calls else 0,
+            **self._ws_status(),
             "malformed_messages": self.endpoint.transports.stats["malformed"],
         }
 
     # -- dispatch ------------------------------------------------------------------------
     def _spawn(self, coro: Any) -> None:
+    def _ws_status(self) -> dict[str, str]:
+        """Bound address and the URL browsers use, per WebSocket listener."""
+        out: dict[str, str] = {}
+        for label, (host, port) in self.endpoint.transports.local.items():
+            if label in ("WS", "WSS") and self.calls is not None:
+                scheme = label.lower()
+                out[f"{scheme}_address"] = f"{host}:{port}"
+                out[f"{scheme}_url"] = f"{scheme}://{self.calls.advertised_host}:{port}"
+        return out
+
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -230,6 +275,10 @@ class SipServer:
             self._registers_pending -= 1
         if not event.tx.terminated:
             self.endpoint.send_response(event.tx, response)
+        if event.peer.transport in ("WS", "WSS"):
+            if event.peer not in self.endpoint.transports.ws_connections:
+                # The connection closed while we were authenticating: nothing can reach it.
+                self._on_ws_closed(event.peer)
 
     async def _on_directory_change(self, event: BusEvent) -> None:
         payload = event.payload

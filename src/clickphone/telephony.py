@@ -89,6 +89,9 @@ class TelephonyService:
                 tls_port=s.sip_tls_port if s.sip_tls_cert else None,
                 tls_cert=str(s.sip_tls_cert) if s.sip_tls_cert else None,
                 tls_key=str(s.sip_tls_key) if s.sip_tls_key else None,
+                ws_port=s.ws_listen_port,
+                wss_port=s.wss_listen_port if s.sip_tls_cert else None,
+                ws_origins=s.ws_origins,
                 realm=s.sip_realm,
                 secret=secret,
                 advertised_host=s.public_ip,
@@ -107,7 +110,12 @@ class TelephonyService:
             await self._stop_media()
             raise RuntimeError(self.error) from exc
         await self.pstn.start()
-        print(f"SIP (udp+tcp) on {host}:{port}; media relay: {s.media_mode}", flush=True)
+        ws = "".join(
+            f"; SIP over {label} on port {addr[1]}"
+            for label, addr in self.sip.endpoint.transports.local.items()
+            if label in ("WS", "WSS")
+        )
+        print(f"SIP (udp+tcp) on {host}:{port}{ws}; media relay: {s.media_mode}", flush=True)
 
     async def _stop_media(self) -> None:
         if self.media is not None:

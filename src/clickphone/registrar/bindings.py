@@ -8,6 +8,7 @@ address it wrote in its Contact.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from clickphone.sip.errors import SipPeerError
@@ -89,6 +90,24 @@ class BindingTable:
             keep: list[Binding] = []
             for b in self.by_user[user]:
                 (keep if b.expires_at > now else gone).append(b)
+            if keep:
+                self.by_user[user] = keep
+            else:
+                del self.by_user[user]
+        return gone
+
+    def drop_peer(self, peer: Peer, usernames: Iterable[str] | None = None) -> list[Binding]:
+        """Drop and return the bindings made over ``peer`` (a closed WebSocket connection:
+        RFC 7118 §5 — nothing can reach them any more); only ``usernames``' when given."""
+        gone: list[Binding] = []
+        for user in list(self.by_user) if usernames is None else usernames:
+            bindings = self.by_user.get(user)
+            if not bindings:
+                continue
+            keep = [b for b in bindings if b.peer != peer]
+            if len(keep) == len(bindings):
+                continue
+            gone.extend(b for b in bindings if b.peer == peer)
             if keep:
                 self.by_user[user] = keep
             else:

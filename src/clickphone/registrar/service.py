@@ -18,6 +18,10 @@ from clickphone.sip.transaction import Peer
 
 log = logging.getLogger("clickphone.registrar")
 
+# Transports whose bindings live exactly as long as the connection they came over: a
+# WebSocket client cannot be reached any other way (RFC 7118 §5, its Contact is x.invalid).
+CONNECTION_BOUND = frozenset({"WS", "WSS"})
+
 
 class Registrar:
     def __init__(
@@ -37,12 +41,22 @@ class Registrar:
         self.clock = clock
         self.table = BindingTable(max_contacts=max_contacts)
         self.device_ids: dict[str, int] = {}
+        # usernames registered over each connection-bound peer (which bindings a close drops)
+        self.by_connection: dict[Peer, set[str]] = {}
 
     async def start(self) -> None:
         now = self.clock()
+        stale: list[Binding] = []
         for device_id, binding in await self.store.load(now):
+            if binding.peer.transport in CONNECTION_BOUND:
+                stale.append(binding)  # its connection did not survive the restart
+                continue
             self.table.restore(binding)
             self.device_ids[binding.username] = device_id
+        for binding in stale:
+            device = await self.directory.get(binding.username)
+            if device is not None:
+                self.store.delete(device, binding)
         await self.store.purge_expired(now)
         self.store.start()
 
@@ -68,6 +82,8 @@ class Registrar:
         except SipPeerError as exc:
             return make_response(request, exc.status_hint, str(exc)[:80])
         self.device_ids[device.username] = device.id
+        if peer.transport in CONNECTION_BOUND and result.upserted:
+            self.by_connection.setdefault(peer, set()).add(device.username)
         for b in result.upserted:
             self.store.upsert(device, b)
         for b in result.removed:
@@ -110,3 +126,48 @@ class Registrar:
         ]
         headers.append(("Date", formatdate(now, usegmt=True)))
         return make_response(request, 200, extra_headers=headers)
+
+    def drop_connection(self, peer: Peer) -> list[Binding]:
+        """A connection-bound peer (WebSocket) closed: drop its bindings now (so no call is
+        routed to them) and return them; :meth:`forget` persists and announces that."""
+        usernames = self.by_connection.pop(peer, None)
+        if not usernames:
+            return []
+        return self.table.drop_peer(peer, usernames)
+
+    async def forget(self, gone: list[Binding]) -> None:
+        """Persist the removal of bindings dropped outside a REGISTER and publish the
+        registration change of each device."""
+        now = self.clock()
+        for username in sorted({b.username for b in gone}):
+            device = await self.directory.get(username)
+            if device is None:
+                continue
+            mine = [b for b in gone if b.username == username]
+            for b in mine:
+                self.store.delete(device, b)
+            current = self.lookup(username)
+            log.info("- %s lost %d contact(s): connection closed", username, len(mine))
+            if self.bus is not None:
+                await self.bus.publish(
+                    Event(
+                        "sip.registration.changed",
+                        {
+                            "device_id": device.id,
+                            "username": device.username,
+                            "online": bool(current),
+                            "contacts": [_contact_info(b, now) for b in current],
+                        },
+                        tenant_id=device.tenant_id,
+                    )
+                )
+
+
+def _contact_info(b: Binding, now: float) -> dict[str, object]:
+    return {
+        "uri": b.contact,
+        "address": f"{b.peer.host}:{b.peer.port}",
+        "transport": b.peer.transport,
+        "user_agent": b.user_agent,
+        "expires": b.expires_in(now),
+    }

@@ -11,8 +11,9 @@ They do the transport-level duties of RFC 3261 §18 and RFC 3581:
 - CRLF keep-alives: a double-CRLF ping on a stream is answered with a single CRLF
   (RFC 5626 §4.4.1), stray CRLFs on datagrams are ignored.
 
-TLS is the TCP connection class with an SSL context; WebSocket (RFC 7118) plugs in as one
-more stream class feeding the same ``MessageSink``.
+TLS is the TCP connection class with an SSL context; WebSocket (RFC 7118, transport/ws.py)
+feeds the same ``MessageSink``, one SIP message per WebSocket message, and its peers are
+reachable only over the connection they came in on.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Callable
-from typing import cast
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, cast
 
 from clickphone.sip.errors import SipPeerError
 from clickphone.sip.message import SipMessage, SipRequest, SipResponse, canonical_name
 from clickphone.sip.parser import KeepAlive, StreamParser, parse_message
 from clickphone.sip.transaction import Peer
+
+if TYPE_CHECKING:
+    from clickphone.transport.ws import WsConnection, WsListener
 
 log = logging.getLogger("clickphone.sip.transport")
 
@@ -206,6 +210,10 @@ class SipTransports:
         self.local: dict[str, tuple[str, int]] = {}
         self.stats: dict[str, int] = {"malformed": 0, "received": 0, "sent": 0}
         self._tasks: set[asyncio.Task[None]] = set()
+        # WebSocket (RFC 7118): accepted connections by peer; listeners told when one closes
+        self.ws_servers: list[WsListener] = []
+        self.ws_connections: dict[Peer, WsConnection] = {}
+        self.on_ws_closed: list[Callable[[Peer], None]] = []
 
     def deliver(self, message: SipMessage, peer: Peer) -> None:
         self.stats["received"] += 1
@@ -226,6 +234,12 @@ class SipTransports:
     def on_connection_lost(self, peer: Peer) -> None:
         if self._on_connection_lost is not None:
             self._on_connection_lost(peer)
+
+    def ws_closed(self, peer: Peer) -> None:
+        """A WebSocket connection ended: its transactions fail, its bindings go."""
+        self.on_connection_lost(peer)
+        for listener in list(self.on_ws_closed):
+            listener(peer)
 
     async def listen_udp(self, host: str, port: int) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
@@ -257,11 +271,42 @@ class SipTransports:
         self.local["TLS"] = (str(sockname[0]), int(sockname[1]))
         return self.local["TLS"]
 
+    async def listen_ws(
+        self,
+        host: str,
+        port: int,
+        ssl: ssl.SSLContext | None = None,
+        *,
+        origins: Sequence[str] = (),
+        ping_interval: float | None = 20.0,
+    ) -> tuple[str, int]:
+        """SIP over WebSocket (RFC 7118), WSS with ``ssl``; see transport/ws.py."""
+        from clickphone.transport.ws import WsListener
+
+        listener = WsListener(
+            self,
+            secure=ssl is not None,
+            origins=origins,
+            ping_interval=ping_interval,
+            ping_timeout=ping_interval,
+        )
+        address = await listener.start(host, port, ssl)
+        self.ws_servers.append(listener)
+        self.local[listener.label] = address
+        return address
+
     def send(self, data: bytes, peer: Peer) -> None:
         self.stats["sent"] += 1
         if peer.transport == "UDP":
             if self.udp is not None and self.udp.transport is not None:
                 self.udp.transport.sendto(data, (peer.host, peer.port))
+            return
+        if peer.transport in ("WS", "WSS"):
+            ws = self.ws_connections.get(peer)
+            if ws is not None:
+                ws.send(data)
+            else:  # a WebSocket client cannot be dialled back: the hop is gone
+                asyncio.get_running_loop().call_soon(self.on_connection_lost, peer)
             return
         key = peer
         conn = self.tcp_connections.get(key)
@@ -311,5 +356,7 @@ class SipTransports:
         for server in (self.tcp_server, self.tls_server):
             if server is not None:
                 await server.wait_closed()
+        for listener in self.ws_servers:
+            await listener.close()
         for task in list(self._tasks):
             task.cancel()
