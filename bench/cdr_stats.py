@@ -8,10 +8,12 @@
    ``generate_series`` (one ``INSERT ... SELECT`` per chunk of ``--chunk`` rows — faster than
    streaming COPY rows from Python on 2 cores), bounded by ``--max-seconds``.
 3. Builds the summary tables the way the live aggregator fills them (one ``INSERT ...
-   SELECT ... GROUP BY`` per table), then ``ANALYZE``.
+   SELECT ... GROUP BY`` per table, coarse rollups from the fine tables, countries by
+   ``country_of`` of each number prefix), then ``ANALYZE``.
 4. Signs in as the company owner and calls every /api/v1/stats route through the ASGI app
    (HTTP routing, auth, SQL, JSON) ``--runs`` times for a 30-day and a 365-day period;
-   prints p50/p95/max per route.
+   prints p50/p95/max per route. ``--skip-load`` reuses the database of an earlier run
+   (routes only).
 
     .venv/bin/python bench/cdr_stats.py --rows 10000000          # ~ minutes on 2 cores
     .venv/bin/python bench/cdr_stats.py --rows 200000 --runs 10  # quick check
@@ -34,6 +36,7 @@ from clickphone.bus import EventBus
 from clickphone.config import Settings
 from clickphone.db import Database
 from clickphone.db.migrate import upgrade
+from clickphone.stats.service import country_of
 
 SUMMARIES = [
     """INSERT INTO call_stats_hourly
@@ -64,14 +67,39 @@ SUMMARIES = [
          generate_series(floor(extract(epoch FROM started_at) / 60)::int,
                          floor(extract(epoch FROM ended_at) / 60)::int) AS m
        GROUP BY 1, 2""",
+    # coarse rollups (the aggregator adds to them with the fine tables)
+    """INSERT INTO call_stats_employee_monthly
+       SELECT tenant_id, (extract(year FROM d) * 100 + extract(month FROM d))::int,
+              employee_id, direction, outcome, sum(calls), sum(ring_seconds), sum(talk_seconds)
+       FROM (SELECT *, timestamp '1970-01-01' + day * interval '1 day' AS d
+             FROM call_stats_employee_daily) s
+       GROUP BY 1, 2, 3, 4, 5""",
+    """INSERT INTO call_stats_concurrency_hourly
+       SELECT tenant_id, minute / 60, max(calls) FROM call_stats_concurrency GROUP BY 1, 2""",
+    """INSERT INTO call_stats_line_daily
+       SELECT tenant_id, floor(extract(epoch FROM started_at) / 86400)::int,
+              coalesce(line, CASE WHEN direction = 'incoming' AND callee LIKE '+%'
+                                  THEN callee ELSE '' END),
+              direction, outcome, count(*), sum(ring_seconds), sum(talk_seconds)
+       FROM call_records GROUP BY 1, 2, 3, 4, 5""",
+    """INSERT INTO call_stats_country_daily
+       SELECT r.tenant_id, floor(extract(epoch FROM r.started_at) / 86400)::int,
+              coalesce(c.country, ''), r.direction, r.outcome,
+              count(*), sum(r.ring_seconds), sum(r.talk_seconds)
+       FROM call_records r LEFT JOIN bench_country c ON c.prefix = left(
+         CASE r.direction WHEN 'incoming' THEN r.caller ELSE r.callee END, 5)
+       WHERE r.direction IN ('incoming', 'outgoing') GROUP BY 1, 2, 3, 4, 5""",
 ]
 
+# External numbers: <prefix> + 7 digits; the country of each prefix comes from country_of.
+PREFIXES = ["+7495", "+7495", "+7495", "+7812", "+7727", "+4930", "+3314", "+7495"]
+
 # One chunk of call records: $1 tenant, $2 first id, $3 count, $4 period start (epoch),
-# $5 period seconds, $6 first employee id, $7 employees.
+# $5 period seconds, $6 first employee id, $7 employees, $8 number prefixes (8).
 GENERATE = """
 INSERT INTO call_records (id, tenant_id, sip_call_id, direction, caller, caller_name,
   caller_employee_id, callee, callee_employee_id, started_at, answered_at, ended_at,
-  ring_seconds, talk_seconds, outcome, end_reason, legs, trace)
+  ring_seconds, talk_seconds, outcome, end_reason, legs, trace, line)
 SELECT lpad(to_hex(g), 32, '0'), $1, 'bench-' || g, dir,
   CASE dir WHEN 'incoming' THEN ext ELSE '1' || emp END,
   CASE dir WHEN 'incoming' THEN 'Client ' || (g % 1000) ELSE '' END,
@@ -79,9 +107,10 @@ SELECT lpad(to_hex(g), 32, '0'), $1, 'bench-' || g, dir,
   CASE dir WHEN 'outgoing' THEN ext ELSE '1' || emp2 END,
   CASE dir WHEN 'outgoing' THEN NULL ELSE $6 + emp2 END,
   to_timestamp(t0), CASE WHEN outcome = 'answered' THEN to_timestamp(t0 + ring) END,
-  to_timestamp(t0 + ring + talk), ring, talk, outcome, 'hangup', '[]', '[]'
+  to_timestamp(t0 + ring + talk), ring, talk, outcome, 'hangup', '[]', '[]',
+  CASE WHEN dir <> 'internal' THEN '+7495100' || lpad((g % 20)::text, 4, '0') END
 FROM (
-  SELECT g, dir, outcome, emp, emp2, ext,
+  SELECT g, dir, outcome, emp, emp2, ($8::text[])[1 + k % 8] || lpad(k::text, 7, '0') AS ext,
     -- business hours: 80 % of calls between 08:00 and 20:00 UTC
     $4 + floor(r1 * ($5 / 86400)) * 86400
        + CASE WHEN r2 < 0.8 THEN 28800 + floor(r3 * 43200) ELSE floor(r3 * 86400) END AS t0,
@@ -94,7 +123,7 @@ FROM (
       (ARRAY['answered', 'answered', 'answered', 'answered', 'answered', 'answered',
              'missed', 'missed', 'busy', 'cancelled', 'failed'])[1 + (g * 7) % 11] AS outcome,
       (g * 31) % $7 AS emp, (g * 17 + 3) % $7 AS emp2,
-      '+7495' || lpad((floor(power(random(), 3) * 200000))::int::text, 7, '0') AS ext
+      floor(power(random(), 3) * 200000)::int AS k
     FROM generate_series($2::bigint, $2::bigint + $3 - 1) AS g
   ) a
 ) b
@@ -126,13 +155,28 @@ async def load(args: argparse.Namespace, dsn: str, tenant_id: int) -> dict[str, 
         while done < args.rows and time.perf_counter() < deadline:
             n = min(args.chunk, args.rows - done)
             await conn.execute(
-                GENERATE, tenant_id, done + 1, n, start, args.days * 86400, emp_first, emp_count
+                GENERATE,
+                tenant_id,
+                done + 1,
+                n,
+                start,
+                args.days * 86400,
+                emp_first,
+                emp_count,
+                PREFIXES,
             )
             done += n
             print(f"  {done:>10,} records, {time.perf_counter() - t:6.1f} s", flush=True)
         timings["records"] = done
         timings["load_s"] = time.perf_counter() - t
         t = time.perf_counter()
+        await conn.execute(
+            "CREATE TEMP TABLE bench_country (prefix text PRIMARY KEY, country text)"
+        )
+        await conn.executemany(
+            "INSERT INTO bench_country VALUES ($1, $2)",
+            [(p, country_of(p + "1234567")) for p in sorted(set(PREFIXES))],
+        )
         for sql in SUMMARIES:
             await conn.execute(sql)
         await conn.execute("ANALYZE")
@@ -142,6 +186,10 @@ async def load(args: argparse.Namespace, dsn: str, tenant_id: int) -> dict[str, 
             "call_stats_employee_daily",
             "call_stats_number_monthly",
             "call_stats_concurrency",
+            "call_stats_employee_monthly",
+            "call_stats_concurrency_hourly",
+            "call_stats_country_daily",
+            "call_stats_line_daily",
         ):
             timings[table] = await conn.fetchval(f"SELECT count(*) FROM {table}")
     finally:
@@ -150,13 +198,26 @@ async def load(args: argparse.Namespace, dsn: str, tenant_id: int) -> dict[str, 
 
 
 async def main(args: argparse.Namespace) -> None:
-    url = await prepare(args)
+    if args.skip_load:
+        url = f"{args.pg.replace('postgresql://', 'postgresql+asyncpg://')}/{args.db}"
+    else:
+        url = await prepare(args)
     database = Database(url)
     await upgrade(database)
     tmp = Path(f"/tmp/cdr-bench-{args.db}")
     settings = Settings(data_dir=tmp, secret_key="b" * 40)
     app = create_app(settings, database=database, bus=EventBus())
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
+    if args.skip_load:
+        r = await client.post(
+            "/api/v1/auth/signin", json={"email": "owner@bench.example.com", "password": PASSWORD}
+        )
+        r.raise_for_status()
+        client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        await measure(args, client)
+        await client.aclose()
+        await database.dispose()
+        return
     r = await client.post(
         "/api/v1/auth/signup/company",
         json={
@@ -196,7 +257,12 @@ async def main(args: argparse.Namespace) -> None:
     figures = await load(args, dsn, tenant_id)
     for k, v in figures.items():
         print(f"  {k}: {v:,.1f}" if isinstance(v, float) else f"  {k}: {v:,}")
+    await measure(args, client)
+    await client.aclose()
+    await database.dispose()
 
+
+async def measure(args: argparse.Namespace, client: httpx.AsyncClient) -> None:
     now = datetime.now(UTC)
     routes = [
         ("summary", "/api/v1/stats/summary", {}),
@@ -207,6 +273,9 @@ async def main(args: argparse.Namespace) -> None:
         ("by department", "/api/v1/stats/departments", {}),
         ("load per hour", "/api/v1/stats/load", {"step": "hour"}),
         ("top numbers", "/api/v1/stats/top-numbers", {"limit": 10}),
+        ("by country", "/api/v1/stats/countries", {}),
+        ("by line", "/api/v1/stats/lines", {}),
+        ("service report", "/api/v1/stats/service-report", {}),
         ("incoming summary", "/api/v1/stats/summary", {"direction": "incoming"}),
     ]
     print(f"\n{'route':<18} {'period':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
@@ -229,8 +298,6 @@ async def main(args: argparse.Namespace) -> None:
             )
             print(line, flush=True)
             rows.append(line)
-    await client.aclose()
-    await database.dispose()
 
 
 if __name__ == "__main__":
@@ -243,4 +310,5 @@ if __name__ == "__main__":
     parser.add_argument("--chunk", type=int, default=500_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--max-seconds", type=float, default=1200.0)
+    parser.add_argument("--skip-load", action="store_true", help="reuse the loaded database")
     asyncio.run(main(parser.parse_args()))

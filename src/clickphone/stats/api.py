@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query
@@ -22,6 +22,8 @@ from clickphone.api.deps import CurrentActor, SessionDep
 from clickphone.api.schemas import ERROR_RESPONSES
 from clickphone.db.models import CallStatsHourly, Employee, User
 from clickphone.stats.service import (
+    ServiceCalls,
+    ServicePeriod,
     StatsAggregator,
     StatsQuery,
     aggregates,
@@ -30,6 +32,9 @@ from clickphone.stats.service import (
     employee_rows,
     epoch,
     load_points,
+    numbers_held,
+    recordings_stored,
+    service_periods,
 )
 from clickphone.stats.service import (
     top_numbers as plan_top_numbers,
@@ -301,3 +306,95 @@ async def by_line(session: SessionDep, p: PeriodDep) -> list[LineRow]:
         LineRow(line=r[0], **_totals(r).model_dump())
         for r in await dimension_rows(session, p.query(), "line")
     ]
+
+
+class ServiceCallsOut(BaseModel):
+    calls: int = 0
+    answered: int = 0
+    missed: int = 0
+    minutes: float = 0.0  # talk time
+
+
+class ServicePeriodOut(BaseModel):
+    period: date  # first day of the day or month (UTC)
+    incoming: ServiceCallsOut
+    outgoing: ServiceCallsOut
+    internal: ServiceCallsOut
+    calls: int
+    minutes: float
+    recordings: int  # recordings made in the period
+    recording_bytes: int
+
+
+class NumbersHeldOut(BaseModel):
+    number_type: str
+    currency: str
+    count: int
+    monthly_fee: int  # minor units
+
+
+class ServiceReportOut(BaseModel):
+    step: Literal["day", "month"]
+    periods: list[ServicePeriodOut]
+    totals: ServicePeriodOut
+    numbers: list[NumbersHeldOut]  # held now
+    recordings_stored: int  # kept now
+    recordings_stored_bytes: int
+
+
+def _calls_out(sc: ServiceCalls | None) -> ServiceCallsOut:
+    if sc is None:
+        return ServiceCallsOut()
+    return ServiceCallsOut(
+        calls=sc.calls,
+        answered=sc.answered,
+        missed=sc.missed,
+        minutes=round(sc.talk_seconds / 60, 1),
+    )
+
+
+def _period_out(sp: ServicePeriod) -> ServicePeriodOut:
+    by = {d: _calls_out(sp.calls.get(d)) for d in ("incoming", "outgoing", "internal")}
+    return ServicePeriodOut(
+        period=sp.period,
+        **by,
+        calls=sum(c.calls for c in sp.calls.values()),
+        minutes=round(sum(c.talk_seconds for c in sp.calls.values()) / 60, 1),
+        recordings=sp.recordings,
+        recording_bytes=sp.recording_bytes,
+    )
+
+
+@router.get("/service-report")
+async def service_report(
+    session: SessionDep, p: PeriodDep, step: Literal["day", "month"] = "month"
+) -> ServiceReportOut:
+    """Services used per day or calendar month (UTC) of the period, with totals: calls by
+    direction with answered/missed and minutes, recordings made; plus what the company holds
+    now (numbers by type with their monthly fees, recordings kept and their size). Day steps
+    cover at most 92 days."""
+    if step == "day" and p.end - p.start > timedelta(days=92):
+        raise ValidationFailed({"step": "day steps cover at most 92 days"})
+    periods = await service_periods(session, p.query(), step)
+    total = ServicePeriod(p.start.date(), {})
+    for sp in periods:
+        for direction, sc in sp.calls.items():
+            t = total.calls.setdefault(direction, ServiceCalls())
+            t.calls += sc.calls
+            t.answered += sc.answered
+            t.missed += sc.missed
+            t.talk_seconds += sc.talk_seconds
+        total.recordings += sp.recordings
+        total.recording_bytes += sp.recording_bytes
+    stored, stored_bytes = await recordings_stored(session, p.tenant_id)
+    return ServiceReportOut(
+        step=step,
+        periods=[_period_out(sp) for sp in periods],
+        totals=_period_out(total),
+        numbers=[
+            NumbersHeldOut(number_type=t, currency=c, count=k, monthly_fee=f)
+            for t, c, k, f in await numbers_held(session, p.tenant_id)
+        ],
+        recordings_stored=stored,
+        recordings_stored_bytes=stored_bytes,
+    )

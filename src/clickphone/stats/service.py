@@ -37,7 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import Table, case, false, func, literal_column, select, union_all
+from sqlalchemy import Integer, Table, case, false, func, literal_column, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,6 +56,8 @@ from clickphone.db.models import (
     CallStatsNumberMonthly,
     Department,
     Employee,
+    PhoneNumber,
+    Recording,
 )
 from clickphone.db.session import Database
 
@@ -336,12 +338,13 @@ def employee_source(q: StatsQuery, *, coarse: bool = True) -> Any:
             stmt = stmt.where(table.direction == q.direction)
         return stmt
 
-    parts = [part(d, d.day >= a, d.day < b) for a, b in edges]
+    parts: list[Any] = [part(d, d.day >= a, d.day < b) for a, b in edges]
     if months is not None:
         parts.append(part(m, m.month >= months[0], m.month <= months[1]))
     if not parts:
         parts.append(part(d, false()))
-    return (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+    source: Any = union_all(*parts) if len(parts) > 1 else parts[0]
+    return source.subquery()
 
 
 async def employee_rows(
@@ -508,3 +511,111 @@ async def dimension_rows(
         stmt = stmt.where(table.direction == q.direction)
     stmt = stmt.group_by(key).order_by(func.sum(table.calls).desc(), key)
     return [tuple(r) for r in (await session.execute(stmt)).all()]
+
+
+# -- service report ---------------------------------------------------------------------------
+def _day_of(column: Any, dialect: str) -> Any:
+    """The UTC epoch day of a UTCDateTime column, in SQL."""
+    if dialect == "postgresql":
+        return func.floor(func.extract("epoch", column) / 86400)
+    return func.cast(func.strftime("%s", column), Integer) / 86400
+
+
+def bucket_of_day(day: int, step: str) -> date:
+    """The period (``day`` or ``month``) an epoch day belongs to, as its first date."""
+    d = EPOCH_DAY0 + timedelta(days=day)
+    return d if step == "day" else d.replace(day=1)
+
+
+@dataclass
+class ServiceCalls:
+    calls: int = 0
+    answered: int = 0
+    missed: int = 0
+    talk_seconds: float = 0.0
+
+
+@dataclass
+class ServicePeriod:
+    period: date
+    calls: dict[str, ServiceCalls]  # by direction
+    recordings: int = 0
+    recording_bytes: int = 0
+
+
+async def service_periods(session: AsyncSession, q: StatsQuery, step: str) -> list[ServicePeriod]:
+    """Per day or calendar month (UTC) of the period: calls by direction (from the hourly
+    summary, whole hours) with answered, missed and talk time, and the recordings made
+    (count and bytes, by start time)."""
+    h = CallStatsHourly
+    start, end = q.seconds()
+    day = func.floor(h.hour / 24)
+    stmt = (
+        select(
+            day.label("d"),
+            h.direction,
+            func.sum(h.calls),
+            func.sum(case((h.outcome == "answered", h.calls), else_=0)),
+            func.sum(case((h.outcome == "missed", h.calls), else_=0)),
+            func.sum(h.talk_seconds),
+        )
+        .where(h.tenant_id == q.tenant_id, h.hour >= start // 3600, h.hour < -(-end // 3600))
+        .group_by("d", h.direction)
+    )
+    if q.direction is not None:
+        stmt = stmt.where(h.direction == q.direction)
+    periods: dict[date, ServicePeriod] = {}
+
+    def period(d: int) -> ServicePeriod:
+        key = bucket_of_day(d, step)
+        if key not in periods:
+            periods[key] = ServicePeriod(key, {})
+        return periods[key]
+
+    for d, direction, calls, answered, missed, talk in (await session.execute(stmt)).all():
+        sc = period(int(d)).calls.setdefault(direction, ServiceCalls())
+        sc.calls += int(calls or 0)
+        sc.answered += int(answered or 0)
+        sc.missed += int(missed or 0)
+        sc.talk_seconds += float(talk or 0.0)
+    r = Recording
+    rday = _day_of(r.started_at, session.get_bind().dialect.name).label("d")
+    rstmt = (
+        select(rday, func.count(), func.coalesce(func.sum(r.size_bytes), 0))
+        .where(
+            r.tenant_id == q.tenant_id,
+            r.state == "ready",
+            r.started_at >= q.start,
+            r.started_at < q.end,
+        )
+        .group_by("d")
+    )
+    for d, count, size in (await session.execute(rstmt)).all():
+        p = period(int(d))
+        p.recordings += int(count)
+        p.recording_bytes += int(size)
+    return [periods[k] for k in sorted(periods)]
+
+
+async def numbers_held(session: AsyncSession, tenant_id: int) -> list[tuple[str, str, int, int]]:
+    """The company's numbers now: (number type, currency, count, monthly fees)."""
+    n = PhoneNumber
+    stmt = (
+        select(n.number_type, n.currency, func.count(), func.coalesce(func.sum(n.monthly_fee), 0))
+        .where(n.tenant_id == tenant_id, n.state == "assigned")
+        .group_by(n.number_type, n.currency)
+        .order_by(n.number_type, n.currency)
+    )
+    return [(t, c, int(k), int(f)) for t, c, k, f in (await session.execute(stmt)).all()]
+
+
+async def recordings_stored(session: AsyncSession, tenant_id: int) -> tuple[int, int]:
+    """Recordings kept now (ready), and their bytes."""
+    count, size = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.sum(Recording.size_bytes), 0)).where(
+                Recording.tenant_id == tenant_id, Recording.state == "ready"
+            )
+        )
+    ).one()
+    return int(count), int(size)
