@@ -138,8 +138,8 @@ class SipServer:
             tls=tls if cfg.tls_port is not None else None,
             tls_port=cfg.tls_port or 0,
         )
-        advertised = cfg.advertised_host or detect_host(cfg.host)
         await self._listen_ws(tls)
+        advertised = cfg.advertised_host or detect_host(cfg.host)
         self.calls = CallManager(
             self.endpoint,
             CompositeRouter([*self.routers, self.extension_router]),
@@ -161,8 +161,6 @@ class SipServer:
         log.info("SIP listening on %s:%s (udp%s)", *self.address, "+tcp" if cfg.tcp else "")
         return self.address
 
-    async def stop(self) -> None:
-        for task in (self._sweeper, self._pinger):
     async def _listen_ws(self, tls: ssl.SSLContext | None) -> None:
         cfg = self.config
         transports = self.endpoint.transports
@@ -187,6 +185,8 @@ class SipServer:
         if gone:
             self._spawn(self.registrar.forget(gone))
 
+    async def stop(self) -> None:
+        for task in (self._sweeper, self._pinger):
             if task is not None:
                 task.cancel()
         if self.calls is not None:
@@ -207,14 +207,12 @@ class SipServer:
                 if self.address and self.calls
                 else None
             ),
+            **self._ws_status(),
             "registrations": len(self.registrar.table),
             "active_calls": len(self.calls.calls) if self.calls else 0,
-            **self._ws_status(),
             "malformed_messages": self.endpoint.transports.stats["malformed"],
         }
 
-    # -- dispatch ------------------------------------------------------------------------
-    def _spawn(self, coro: Any) -> None:
     def _ws_status(self) -> dict[str, str]:
         """Bound address and the URL browsers use, per WebSocket listener."""
         out: dict[str, str] = {}
@@ -225,6 +223,8 @@ class SipServer:
                 out[f"{scheme}_url"] = f"{scheme}://{self.calls.advertised_host}:{port}"
         return out
 
+    # -- dispatch ------------------------------------------------------------------------
+    def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -273,12 +273,12 @@ class SipServer:
             response = make_response(event.request, 500)
         finally:
             self._registers_pending -= 1
-        if not event.tx.terminated:
-            self.endpoint.send_response(event.tx, response)
         if event.peer.transport in ("WS", "WSS"):
             if event.peer not in self.endpoint.transports.ws_connections:
                 # The connection closed while we were authenticating: nothing can reach it.
                 self._on_ws_closed(event.peer)
+        if not event.tx.terminated:
+            self.endpoint.send_response(event.tx, response)
 
     async def _on_directory_change(self, event: BusEvent) -> None:
         payload = event.payload
