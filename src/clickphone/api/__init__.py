@@ -13,6 +13,7 @@ def api_router() -> APIRouter:
     from clickphone.calls.summary import router as calls_summary
     from clickphone.directory.api import router as directory
     from clickphone.directory.sharing import router as sharing
+    from clickphone.notifications.api import router as notifications
     from clickphone.numbers.api import router as numbers
     from clickphone.recordings.api import router as recordings
     from clickphone.stats.api import router as stats
@@ -23,6 +24,7 @@ def api_router() -> APIRouter:
     routers = (health, accounts, directory, numbers, calls_summary, calls, recordings, stats)
     for r in (*routers, trunks, live, reset, sharing):
         router.include_router(r)
+    router.include_router(notifications)
     return router
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Response, status
 
 from clickphone.api.deps import CurrentActor, ListQueryDep, ServicesDep, SessionDep
 from clickphone.api.schemas import ERROR_RESPONSES, PageOut
@@ -15,9 +18,26 @@ from clickphone.numbers.schemas import (
     OrderOut,
     StoreNumberOut,
 )
-from clickphone.numbers.store import StoreService
+from clickphone.numbers.store import StoreService, TemporaryNumberJob
 
-router = APIRouter(responses=ERROR_RESPONSES, tags=["numbers"])
+# how often temporary numbers past their end are put into quarantine (seconds)
+EXPIRY_INTERVAL = 300.0
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """``clickphone serve`` runs the temporary-number expiry job with the app."""
+    services = app.state.services
+    job = TemporaryNumberJob(services.database, interval=EXPIRY_INTERVAL)
+    services.extra["temporary_numbers"] = job
+    await job.start()
+    try:
+        yield
+    finally:
+        await job.stop()
+
+
+router = APIRouter(responses=ERROR_RESPONSES, tags=["numbers"], lifespan=lifespan)
 store = StoreService()
 
 

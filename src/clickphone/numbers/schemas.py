@@ -52,6 +52,7 @@ class NumberOut(OrmModel):
     currency: str
     quarantine_until: datetime | None
     employee_id: int | None
+    expires_at: datetime | None = Field(None, description="a temporary number ends then")
 
 
 class StoreNumberOut(OrmModel):

@@ -143,6 +143,7 @@ class NumberService:
                 raise ValidationFailed({"tenant_id": "no such tenant"})
             row.tenant_id = tid  # type: ignore[assignment]
             row.user_id = None
+            row.expires_at = None  # a temporary number handed over by staff is theirs now
             if "state" not in fields:
                 row.state = "assigned" if tid is not None else "available"
         if "user_id" in fields:

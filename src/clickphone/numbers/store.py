@@ -5,11 +5,19 @@ customer notified) or rejects. Released numbers rest in quarantine before being 
 States of a number: available -> reserved (ordered) -> assigned (approved) -> quarantined
 (released) -> available (after ``QUARANTINE_DAYS``). Requests: pending -> approved | rejected
 | cancelled.
+
+A temporary number (an individual's number for a country while they are there) gets
+``expires_at`` on approval (``details.days`` of the order); :meth:`StoreService.expire_temporary`
+— run periodically by :class:`TemporaryNumberJob` — puts expired ones into quarantine.
+Decisions and expiry notify the customer (:mod:`clickphone.notifications`).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -20,9 +28,21 @@ from clickphone.accounts.scope import Actor, get_scoped, scoped
 from clickphone.bus.outbox import add_event
 from clickphone.db.listing import ListQuery, Page, paginate
 from clickphone.db.models import NumberRequest, PhoneNumber, utcnow
+from clickphone.db.session import Database
+from clickphone.notifications.service import notify, recipients
+
+log = logging.getLogger("clickphone.numbers")
 
 QUARANTINE_DAYS = 30
 TEMPORARY_DAYS = 30
+MAX_TEMPORARY_DAYS = 365
+KIND_NAMES = {
+    "number": "number",
+    "temporary_number": "temporary number",
+    "sms_package": "SMS package",
+    "tariff": "tariff",
+    "call_package": "call package",
+}
 NUMBER_KINDS = ("number", "temporary_number")
 
 
@@ -83,6 +103,8 @@ class StoreService:
                 raise Conflict(
                     f"{number.e164} is no longer available", error_id="conflict.number_taken"
                 )
+            if kind == "temporary_number":
+                fields["details"] = _temporary_details(fields.get("details") or {}, number)
             number.state = "reserved"
             number.tenant_id = None
             number.user_id = None
@@ -147,6 +169,7 @@ class StoreService:
         actor.require_operator()
         request = await self._pending(session, actor, ident)
         now = utcnow()
+        number: PhoneNumber | None = None
         if request.number_id is not None:
             number = await session.get(PhoneNumber, request.number_id)
             if number is None or number.state != "reserved":
@@ -156,7 +179,8 @@ class StoreService:
             if request.kind == "temporary_number":
                 number.user_id = request.user_id
                 days = int(request.details.get("days") or TEMPORARY_DAYS)
-                request.expires_at = now + timedelta(days=max(1, min(days, 365)))
+                request.expires_at = now + timedelta(days=max(1, min(days, MAX_TEMPORARY_DAYS)))
+                number.expires_at = request.expires_at
         request.state = "approved"
         request.decided_by = actor.user_id
         request.decided_at = now
@@ -169,8 +193,20 @@ class StoreService:
             "setup_fee": request.setup_fee,
             "currency": request.currency,
         }
-        # billing charges from this event; notify tells the customer
+        # billing charges from this event
         add_event(session, "store.request.approved", payload, tenant_id=request.tenant_id)
+        e164 = number.e164 if request.number_id is not None and number is not None else None
+        what = KIND_NAMES.get(request.kind, request.kind)
+        await self._notify(
+            session,
+            request,
+            "store.approved",
+            f"Your {what} order is approved" + (f": {e164}" if e164 else ""),
+            note
+            or (f"The number {e164} is now yours." if e164 else "It is active on your account.")
+            + (f" It expires on {request.expires_at:%Y-%m-%d}." if request.expires_at else ""),
+            number=e164,
+        )
         await session.commit()
         return request
 
@@ -190,8 +226,102 @@ class StoreService:
             {"request_id": request.id, "kind": request.kind, "note": note},
             tenant_id=request.tenant_id,
         )
+        what = KIND_NAMES.get(request.kind, request.kind)
+        await self._notify(
+            session,
+            request,
+            "store.rejected",
+            f"Your {what} order is rejected",
+            note or "The ClickPhone office could not fulfil it.",
+        )
         await session.commit()
         return request
+
+    async def _notify(
+        self,
+        session: AsyncSession,
+        request: NumberRequest,
+        kind: str,
+        title: str,
+        body: str,
+        **data: Any,
+    ) -> None:
+        payload = {
+            "request_id": request.id,
+            "request_kind": request.kind,
+            "note": request.decision_note,
+            "expires_at": request.expires_at.isoformat() if request.expires_at else None,
+            **data,
+        }
+        for user_id in await recipients(session, request.tenant_id, request.user_id):
+            await notify(
+                session,
+                user_id=user_id,
+                tenant_id=request.tenant_id,
+                kind=kind,
+                title=title,
+                body=body,
+                data=payload,
+            )
+
+    async def expire_temporary(self, database: Database, now: datetime | None = None) -> int:
+        """Put temporary numbers past their ``expires_at`` into quarantine and tell their
+        users; return how many. Each number is its own transaction."""
+        now = now or utcnow()
+        async with database.session() as session:
+            due = list(
+                (
+                    await session.execute(
+                        select(PhoneNumber.id)
+                        .where(
+                            PhoneNumber.state == "assigned",
+                            PhoneNumber.expires_at.is_not(None),
+                            PhoneNumber.expires_at <= now,
+                        )
+                        .order_by(PhoneNumber.expires_at)
+                        .limit(1000)
+                    )
+                ).scalars()
+            )
+        expired = 0
+        for number_id in due:
+            async with database.transaction() as session:
+                number = await session.get(PhoneNumber, number_id)
+                if (
+                    number is None
+                    or number.state != "assigned"
+                    or number.expires_at is None
+                    or number.expires_at > now
+                    or number.tenant_id is None
+                ):
+                    continue  # changed meanwhile
+                tenant_id, user_id = number.tenant_id, number.user_id
+                number.state = "quarantined"
+                number.quarantine_until = now + timedelta(days=QUARANTINE_DAYS)
+                number.tenant_id = None
+                number.user_id = None
+                number.employee_id = None
+                number.expires_at = None
+                add_event(
+                    session,
+                    "number.released",
+                    {"number_id": number.id, "e164": number.e164, "reason": "expired"},
+                    tenant_id=tenant_id,
+                )
+                for uid in await recipients(session, tenant_id, user_id):
+                    await notify(
+                        session,
+                        user_id=uid,
+                        tenant_id=tenant_id,
+                        kind="number.expired",
+                        title=f"Your temporary number {number.e164} has expired",
+                        body="It is no longer yours; order a new one in the store if needed.",
+                        data={"number": number.e164, "country": number.country},
+                    )
+                expired += 1
+        if expired:
+            log.info("temporary numbers: %d expired", expired)
+        return expired
 
     async def release(self, session: AsyncSession, actor: Actor, number_id: int) -> PhoneNumber:
         """The customer gives a number back: it rests in quarantine before resale."""
@@ -206,6 +336,7 @@ class StoreService:
         number.tenant_id = None
         number.user_id = None
         number.employee_id = None
+        number.expires_at = None
         add_event(
             session,
             "number.released",
@@ -231,6 +362,50 @@ class StoreService:
             number.state = "available"
 
 
+def _temporary_details(details: dict[str, Any], number: PhoneNumber) -> dict[str, Any]:
+    """``days`` (1..365, default 30) and ``country`` (the number's) of a temporary number."""
+    raw = details.get("days", TEMPORARY_DAYS)
+    try:
+        days = int(raw)
+    except (TypeError, ValueError):
+        raise ValidationFailed({"details.days": "a whole number of days"}) from None
+    if not 1 <= days <= MAX_TEMPORARY_DAYS:
+        raise ValidationFailed({"details.days": f"between 1 and {MAX_TEMPORARY_DAYS} days"})
+    country = str(details.get("country") or number.country).upper()
+    if number.country and country != number.country:
+        raise ValidationFailed({"details.country": f"{number.e164} is a {number.country} number"})
+    return {**details, "days": days, "country": country}
+
+
+class TemporaryNumberJob:
+    """Runs :meth:`StoreService.expire_temporary` every ``interval`` seconds."""
+
+    def __init__(self, database: Database, *, interval: float = 300.0) -> None:
+        self.database = database
+        self.interval = interval
+        self.store = StoreService()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.interval > 0:
+            self._task = asyncio.create_task(self._loop(), name="temporary-numbers")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.store.expire_temporary(self.database)
+            except Exception:
+                log.exception("x temporary number expiry failed")
+
+
 def _for_sale(number: PhoneNumber) -> bool:
     if number.state == "available":
         return True
@@ -241,4 +416,4 @@ def _for_sale(number: PhoneNumber) -> bool:
     )
 
 
-__all__ = ["StoreService"]
+__all__ = ["StoreService", "TemporaryNumberJob"]
