@@ -218,9 +218,10 @@ class SipServer:
         out: dict[str, str] = {}
         for label, (host, port) in self.endpoint.transports.local.items():
             if label in ("WS", "WSS") and self.calls is not None:
-                scheme = label.lower()
+                scheme, public = label.lower(), self.calls.advertised_host
+                public = f"[{public}]" if ":" in public else public
                 out[f"{scheme}_address"] = f"{host}:{port}"
-                out[f"{scheme}_url"] = f"{scheme}://{self.calls.advertised_host}:{port}"
+                out[f"{scheme}_url"] = f"{scheme}://{public}:{port}"
         return out
 
     # -- dispatch ------------------------------------------------------------------------

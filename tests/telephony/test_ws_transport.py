@@ -16,10 +16,15 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from _peers import require_binary
+from clickphone.bus.bus import EventBus
+from clickphone.config import load_settings
+from clickphone.db.models import Base
+from clickphone.db.session import Database
 from clickphone.sip.errors import SipPeerError
 from clickphone.sip.message import SipRequest, SipResponse
 from clickphone.sip.parser import parse_message
 from clickphone.sip.transaction import Peer
+from clickphone.telephony import TelephonyService
 from clickphone.transport.ws import parse_frame
 from telephony.miniua import MiniUa, UdpLink, WsLink
 from telephony.pbx import Pbx, start_pbx, stop_pbx
@@ -319,3 +324,44 @@ async def test_register_over_wss(tmp_path: Path) -> None:
         assert pbx.server.status()["wss_url"].startswith("wss://")
     finally:
         await stop_pbx(pbx)
+
+
+# -- configuration and wiring ---------------------------------------------------------------
+
+
+def test_ws_settings_from_environment_and_transports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = load_settings(data_dir=tmp_path)
+    assert (s.ws_listen_port, s.wss_listen_port, s.ws_origins) == (None, None, ())  # off
+    monkeypatch.setenv("CLICKPHONE_SIP_WS_PORT", "8088")
+    monkeypatch.setenv("CLICKPHONE_SIP_WS_ORIGINS", "https://a.example, https://b.example/")
+    s = load_settings(data_dir=tmp_path)
+    assert s.ws_listen_port == 8088
+    assert s.ws_origins == ("https://a.example", "https://b.example")
+    monkeypatch.delenv("CLICKPHONE_SIP_WS_PORT")
+    s = load_settings(data_dir=tmp_path, sip_transports=["udp", "tcp", "ws", "wss"])
+    assert (s.ws_listen_port, s.wss_listen_port) == (5066, 7443)  # the usual ports
+
+
+async def test_telephony_service_starts_ws_and_health_shows_it(tmp_path: Path) -> None:
+    settings = load_settings(
+        data_dir=tmp_path, sip_host="127.0.0.1", sip_port=0, sip_ws_port=0,
+        media_mode="inprocess", public_ip="127.0.0.1",
+    )  # fmt: skip
+    database = Database(settings.effective_database_url)
+    async with database.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    service = TelephonyService(settings, database, EventBus())
+    try:
+        await service.start()
+        status = service.status()
+        assert status["ok"] and status["ws_address"].startswith("127.0.0.1:")
+        port = int(status["ws_address"].rsplit(":", 1)[1])
+        assert port != 0 and status["ws_url"] == f"ws://127.0.0.1:{port}"
+        async with connect(f"ws://127.0.0.1:{port}", subprotocols=[SIP]) as ws:
+            ua = MiniUa(WsLink(ws), "nobody", "x", f"127.0.0.1:{port}")
+            assert (await ua.options()).status == 200
+    finally:
+        await service.stop()
+        await database.dispose()
