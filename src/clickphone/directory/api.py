@@ -104,7 +104,12 @@ async def create_department(
     body: DepartmentIn, actor: CurrentActor, services: ServicesDep, session: SessionDep
 ) -> DepartmentOut:
     dep = await services.directory.create_department(
-        session, actor, name=body.name, description=body.description, tenant_id=body.tenant_id
+        session,
+        actor,
+        name=body.name,
+        description=body.description,
+        tenant_id=body.tenant_id,
+        extension=body.extension,
     )
     return DepartmentOut.model_validate(dep)
 

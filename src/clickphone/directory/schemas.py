@@ -19,12 +19,16 @@ Algorithms = Annotated[list[str], Field(min_length=1, max_length=3)]
 class DepartmentIn(BaseModel):
     name: Name
     description: Annotated[str, Field(max_length=2000)] = ""
+    extension: Extension | None = Field(
+        None, description="a number to dial the department by (not an employee's extension)"
+    )
     tenant_id: int | None = Field(None, description="operator staff only")
 
 
 class DepartmentPatch(BaseModel):
     name: Name | None = None
     description: Annotated[str, Field(max_length=2000)] | None = None
+    extension: Extension | None = Field(None, description="null removes it")
 
 
 class DepartmentOut(OrmModel):
@@ -32,6 +36,7 @@ class DepartmentOut(OrmModel):
     tenant_id: int
     name: str
     description: str
+    extension: str | None = None
     created_at: datetime
 
 

@@ -111,14 +111,16 @@ class DirectoryService:
         name: str,
         description: str = "",
         tenant_id: int | None = None,
+        extension: str | None = None,
     ) -> Department:
         actor.require_company_member()
         actor.require_manager()
-        dep = Department(
-            tenant_id=actor.tenant_for_create(tenant_id), name=name, description=description
-        )
+        tid = actor.tenant_for_create(tenant_id)
+        if extension is not None:
+            await self._extension_free(session, tid, extension)
+        dep = Department(tenant_id=tid, name=name, description=description, extension=extension)
         session.add(dep)
-        await self._commit(session, "a department with this name exists", "name")
+        await self._commit_department(session)
         return dep
 
     async def update_department(
@@ -126,11 +128,26 @@ class DirectoryService:
     ) -> Department:
         dep = await self.get_department(session, actor, ident)
         actor.require_manager()
+        if "extension" in changes:  # null removes the extension
+            extension = changes.pop("extension")
+            if extension is not None and extension != dep.extension:
+                await self._extension_free(
+                    session, dep.tenant_id, extension, except_department=dep.id
+                )
+            dep.extension = extension
         for k, v in changes.items():
             if v is not None:
                 setattr(dep, k, v)
-        await self._commit(session, "a department with this name exists", "name")
+        await self._commit_department(session)
         return dep
+
+    async def _commit_department(self, session: AsyncSession) -> None:
+        try:
+            await session.commit()
+        except IntegrityError:  # the name or extension was taken at the same moment
+            await session.rollback()
+            message = "a department with this name or extension exists"
+            raise Conflict(message, details={"fields": {"name": message}}) from None
 
     async def delete_department(self, session: AsyncSession, actor: Actor, ident: int) -> None:
         dep = await self.get_department(session, actor, ident)
@@ -194,21 +211,38 @@ class DirectoryService:
         exts = (
             await session.scalars(select(Employee.extension).where(Employee.tenant_id == tenant_id))
         ).all()
-        used = {int(e) for e in exts if e and e.isdigit()}
+        dept_exts = (
+            await session.scalars(
+                select(Department.extension).where(Department.tenant_id == tenant_id)
+            )
+        ).all()
+        used = {int(e) for e in (*exts, *dept_exts) if e and e.isdigit()}
         n = FIRST_EXTENSION
         while n in used:
             n += 1
         return str(n)
 
     async def _extension_free(
-        self, session: AsyncSession, tenant_id: int, extension: str, except_id: int | None = None
+        self,
+        session: AsyncSession,
+        tenant_id: int,
+        extension: str,
+        except_id: int | None = None,
+        *,
+        except_department: int | None = None,
     ) -> None:
+        """Employees and departments share one extension space per company."""
         stmt = select(Employee.id).where(
             Employee.tenant_id == tenant_id, Employee.extension == extension
         )
         if except_id is not None:
             stmt = stmt.where(Employee.id != except_id)
-        if await session.scalar(stmt) is not None:
+        deps = select(Department.id).where(
+            Department.tenant_id == tenant_id, Department.extension == extension
+        )
+        if except_department is not None:
+            deps = deps.where(Department.id != except_department)
+        if await session.scalar(stmt) is not None or await session.scalar(deps) is not None:
             raise Conflict(
                 f"extension {extension} is taken",
                 error_id="conflict.extension_taken",

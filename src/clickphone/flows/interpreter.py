@@ -432,16 +432,24 @@ def run_simulation(
     *,
     modules: Mapping[str, bool] | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
+    node_outcomes: Mapping[str, Outcome] | None = None,
+    caller: str = "",
+    called: str = "",
 ) -> Simulation:
     """Walk ``graph`` as a test call at ``when``: prompts finish at once; each IVR menu takes
     the next of ``digits`` (None, or running out, is a timeout); each ring group, forward and
-    queue takes the next of ``outcomes`` (running out is no answer / overflow)."""
+    queue takes its entry in ``node_outcomes`` (by node id) or else the next of ``outcomes``
+    (running out is no answer / overflow)."""
     keys = list(digits)
     results = list(outcomes)
-    step = start(graph, CallInfo(modules=dict(modules or {})), when, max_steps=max_steps)
+    by_node = dict(node_outcomes or {})
+    call = CallInfo(caller=caller, called=called, modules=dict(modules or {}))
+    step = start(graph, call, when, max_steps=max_steps)
     trace = list(step.trace)
     while not step.state.finished:
-        step = advance(step.state, _scripted(step.action, when, keys, results))
+        waiting = step.state.node_id
+        scripted = [by_node[waiting]] if waiting in by_node else results
+        step = advance(step.state, _scripted(step.action, when, keys, scripted))
         trace.extend(step.trace)
     return Simulation(step.state.path, tuple(trace), step.action)
 

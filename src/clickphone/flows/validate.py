@@ -3,6 +3,10 @@
 ``validate(graph)`` never raises; it returns :class:`Problem` values with a stable ``code``
 the editor can show and the API can return. A graph may be published only when
 :func:`publishable` holds (no error-level problem); warnings are shown but do not block.
+
+``validate(graph, known=Known(...))`` also checks references against what exists in the
+tenant (prompt ids, employee and department ids) — the caller loads those sets; this module
+stays pure. A ``None`` set in :class:`Known` means "not checked".
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import itertools
 import re
 import zoneinfo
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,6 +32,7 @@ from .model import (
     RingGroupNode,
     TimeConditionNode,
     TimeRange,
+    VoicemailNode,
 )
 
 Severity = Literal["error", "warning"]
@@ -55,6 +61,8 @@ MISSING_DESTINATION = "missing_destination"
 BAD_DESTINATION = "bad_destination"
 MISSING_MODULE = "missing_module"
 UNGUARDED_LOOP = "unguarded_loop"
+UNKNOWN_EMPLOYEE = "unknown_employee"
+UNKNOWN_DEPARTMENT = "unknown_department"
 
 IVR_DIGITS = frozenset("0123456789*#")
 WAIT_NODE_TYPES = frozenset({"ivr_menu", "queue"})
@@ -71,6 +79,15 @@ class Problem:
     severity: Severity = "error"
     node_id: str | None = None
     edge: Edge | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """Ids that exist in the tenant; references to anything else are problems."""
+
+    prompts: Collection[str] | None = None
+    employees: Collection[int] | None = None
+    departments: Collection[int] | None = None
 
 
 def publishable(problems: list[Problem]) -> bool:
@@ -90,7 +107,7 @@ def is_destination(value: str) -> bool:
     return bool(_E164.match(value) or _EXTENSION.match(value))
 
 
-def validate(graph: FlowGraph) -> list[Problem]:
+def validate(graph: FlowGraph, known: Known | None = None) -> list[Problem]:
     problems: list[Problem] = []
     nodes: dict[str, Node] = {}
     for node in graph.nodes:
@@ -127,6 +144,8 @@ def validate(graph: FlowGraph) -> list[Problem]:
                     )
                 )
         problems.extend(_check_node(node))
+        if known is not None:
+            problems.extend(_check_references(node, known))
 
     if starts:
         reachable = _reachable(starts[0].id, successors)
@@ -220,6 +239,56 @@ def _check_node(node: Node) -> list[Problem]:
     if isinstance(node, ModuleSwitchNode) and not node.module.strip():
         return [Problem(MISSING_MODULE, "module switch names no module", node_id=node.id)]
     return []
+
+
+def prompt_refs(node: Node) -> list[tuple[str, str]]:
+    """(what, prompt id) pairs a node plays."""
+    out: list[tuple[str, str]] = []
+    if isinstance(node, (PlayNode, IvrMenuNode)) and node.prompt.audio:
+        out.append(("prompt", node.prompt.audio))
+    elif isinstance(node, VoicemailNode) and node.greeting.audio:
+        out.append(("greeting", node.greeting.audio))
+    elif isinstance(node, QueueNode) and node.music:
+        out.append(("music", node.music))
+    return out
+
+
+def _check_references(node: Node, known: Known) -> list[Problem]:
+    out: list[Problem] = []
+    if known.prompts is not None:
+        for what, prompt_id in prompt_refs(node):
+            if prompt_id not in known.prompts:
+                out.append(
+                    Problem(
+                        MISSING_AUDIO,
+                        f"the {what} {prompt_id!r} does not exist (deleted or never uploaded)",
+                        node_id=node.id,
+                    )
+                )
+    if isinstance(node, (RingGroupNode, QueueNode)):
+        if known.employees is not None:
+            for employee_id in node.employee_ids:
+                if employee_id not in known.employees:
+                    out.append(
+                        Problem(
+                            UNKNOWN_EMPLOYEE,
+                            f"employee {employee_id} does not exist",
+                            node_id=node.id,
+                        )
+                    )
+        if (
+            known.departments is not None
+            and node.department_id is not None
+            and node.department_id not in known.departments
+        ):
+            out.append(
+                Problem(
+                    UNKNOWN_DEPARTMENT,
+                    f"department {node.department_id} does not exist",
+                    node_id=node.id,
+                )
+            )
+    return out
 
 
 def _check_ivr(node: IvrMenuNode) -> list[Problem]:
