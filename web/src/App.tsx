@@ -1,4 +1,4 @@
-import { useEffect, useMemo } from "react";
+import { lazy, Suspense, useEffect, useMemo } from "react";
 import { MantineProvider, createTheme } from "@mantine/core";
 import { Notifications } from "@mantine/notifications";
 import { ModalsProvider } from "@mantine/modals";
@@ -19,7 +19,13 @@ import { ProfilePage } from "./pages/Profile";
 import { CallLogPage } from "./pages/CallLog";
 import { StatisticsPage } from "./pages/Statistics";
 import { RecordingsPage } from "./pages/Recordings";
-import { NotFound } from "./components/States";
+import { LoadingState, NotFound } from "./components/States";
+
+// The Logic section (React Flow) and forwarding load on first visit: the main bundle stays lean.
+const LogicListPage = lazy(() => import("./pages/LogicList"));
+const LogicEditorPage = lazy(() => import("./pages/LogicEditor"));
+const ForwardingPage = lazy(() => import("./pages/Forwarding"));
+const later = (page: React.ReactNode) => <Suspense fallback={<LoadingState />}>{page}</Suspense>;
 
 const theme = createTheme({ primaryColor: "blue", defaultRadius: "md" });
 
@@ -71,6 +77,9 @@ export function App() {
                 { path: "/calls", element: <CallLogPage /> },
                 { path: "/statistics", element: <StatisticsPage /> },
                 { path: "/recordings", element: <RecordingsPage /> },
+                { path: "/logic", element: later(<LogicListPage />) },
+                { path: "/logic/:id", element: later(<LogicEditorPage />) },
+                { path: "/forwarding", element: later(<ForwardingPage />) },
                 { path: "*", element: <NotFound /> },
               ],
             },

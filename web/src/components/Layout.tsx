@@ -21,6 +21,8 @@ import {
   IconMicrophone,
   IconPhoneCall,
   IconActivity,
+  IconArrowForwardUp,
+  IconHierarchy2,
   IconLogout,
   IconMessage,
   IconSitemap,
@@ -49,8 +51,10 @@ const NAV: NavItem[] = [
   { to: "/contacts", label: "nav.contacts", icon: IconAddressBook },
   { to: "/calls", label: "nav.calls", icon: IconPhoneCall },
   { to: "/statistics", label: "nav.stats", icon: IconChartBar, admin: true },
+  { to: "/logic", label: "nav.logic", icon: IconHierarchy2, company: true, admin: true },
   { to: "/recordings", label: "nav.recordings", icon: IconMicrophone },
   { to: "/profile", label: "nav.profile", icon: IconUser },
+  { to: "/forwarding", label: "nav.forwarding", icon: IconArrowForwardUp },
 ];
 
 export function LanguageSwitch({ size = "xs" }: { size?: string }) {

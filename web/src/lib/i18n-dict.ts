@@ -1,5 +1,6 @@
 /** UI strings in English and Russian. Russian must have every English key (checked by tsc). */
 import { callsEn, callsRu } from "./i18n-calls";
+import { flowEn, flowRu } from "./flowI18n";
 
 export const en = {
   "app.name": "ClickPhone",
@@ -212,6 +213,7 @@ export const en = {
   "pagination.of": "{from}–{to} of {total}",
   "notFound": "Page not found",
   ...callsEn,
+  ...flowEn,
 } as const;
 
 export type Key = keyof typeof en;
@@ -428,6 +430,7 @@ export const ru: Record<Key, string> = {
   "pagination.of": "{from}–{to} из {total}",
   "notFound": "Страница не найдена",
   ...callsRu,
+  ...flowRu,
 };
 
 export const dictionaries: Record<Lang, Record<Key, string>> = { en, ru };
