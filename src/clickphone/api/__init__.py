@@ -9,6 +9,7 @@ def api_router() -> APIRouter:
     from clickphone.accounts.reset import router as reset
     from clickphone.api.health import router as health
     from clickphone.api.ws import router as live
+    from clickphone.callback.api import router as callback
     from clickphone.calls.api import router as calls
     from clickphone.calls.summary import router as calls_summary
     from clickphone.directory.api import router as directory
@@ -25,6 +26,7 @@ def api_router() -> APIRouter:
     for r in (*routers, trunks, live, reset, sharing):
         router.include_router(r)
     router.include_router(notifications)
+    router.include_router(callback)
     return router
 
 
