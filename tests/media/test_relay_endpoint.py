@@ -310,6 +310,26 @@ async def test_record_leg_writes_what_the_leg_sends(
         await controller.stop_record_leg("vm-1", "nobody")
 
 
+async def test_stop_record_leg_racing_delete_gets_the_file(
+    local: LocalMediaController, endpoints: list[Endpoint], tmp_path: Path
+) -> None:
+    # a hang-up: the signaling side deletes the session while the flow stops its recording
+    phone = endpoints[0]
+    _, port = await answered_locally(local, "vm-2", phone, "0 101")
+    await local.record_leg("vm-2", "caller", str(tmp_path / "race.wav"))
+    await local.start_recording("vm-2", str(tmp_path / "call.wav"))
+    phone.send_tone((LOCAL, port), 1000, frames=5)
+    await asyncio.sleep(0.1)
+    _, leg_info, call_info = await asyncio.gather(
+        local.delete("vm-2"),
+        local.stop_record_leg("vm-2", "caller"),
+        local.stop_recording("vm-2"),
+    )
+    assert leg_info.path == str(tmp_path / "race.wav") and leg_info.bytes > 44
+    assert call_info.path == str(tmp_path / "call.wav") and call_info.bytes > 44
+    assert await local.stop_record_leg("vm-2", "caller") == leg_info
+
+
 async def test_local_answer_picks_g711_in_offer_order(local: LocalMediaController) -> None:
     async def answer(formats: str, direction: str = "sendrecv") -> SessionDescription:
         call = f"c-{formats}-{direction}"

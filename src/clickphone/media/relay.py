@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
 
+_RecKey = tuple[str, str | None]  # (call_id, None) for a call recording, (call_id, tag)
 TE = "telephone-event"
 TE_PT = 101  # telephone-event payload type in the relay's own offers
 FRAME_SECONDS = FRAME_SAMPLES / 8000
@@ -499,8 +500,10 @@ class Relay:
         self._pacer_task: asyncio.Task[None] | None = None
         self._playing: dict[_Leg, _Player] = {}
         self.prompts = PromptCache(config.prompt_cache)
-        self._finished: OrderedDict[str, RecordingInfo] = OrderedDict()
-        self._finished_legs: OrderedDict[tuple[str, str], RecordingInfo] = OrderedDict()
+        # finished and finishing recordings by (call_id, None) for the call, (call_id, tag)
+        # for one leg: a stop racing with delete (hang-up) waits for delete's stop
+        self._finished: OrderedDict[_RecKey, RecordingInfo] = OrderedDict()
+        self._stopping: dict[_RecKey, asyncio.Future[RecordingInfo]] = {}
         self._executor: ThreadPoolExecutor | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -729,10 +732,7 @@ class Relay:
         leg = call.leg(tag) if call is not None else None
         if leg is not None and leg.recording is not None:
             return await self._stop_leg_recording(leg)
-        info = self._finished_legs.get((call_id, tag))
-        if info is None:
-            raise UnknownCallError(f"leg {tag!r} of call {call_id} is not being recorded")
-        return info
+        return await self._stopped((call_id, tag), f"leg {tag!r} of call {call_id}")
 
     # -- teardown, stats, call recording -----------------------------------------------------
 
@@ -742,17 +742,18 @@ class Relay:
             return
         for leg in call.legs:
             self._stop_player(leg)
+        # start every stop before the first await, so a racing stop_* finds it in _stopping
+        stops: list[tuple[str, asyncio.Future[RecordingInfo]]] = []
         if call.recording is not None:
-            try:
-                await self._stop_recording(call)
-            except (OSError, ValueError, MediaError) as exc:
-                log.warning("%s x recording failed: %s", call_id, exc)
+            stops.append(("call", self._stop_recording(call)))
         for leg in call.legs:
             if leg.recording is not None:
-                try:
-                    await self._stop_leg_recording(leg)
-                except (OSError, ValueError, MediaError) as exc:
-                    log.warning("%s x recording of leg %s failed: %s", call_id, leg.tag, exc)
+                stops.append((f"leg {leg.tag}", self._stop_leg_recording(leg)))
+        for what, stop in stops:
+            try:
+                await stop
+            except (OSError, ValueError, MediaError) as exc:
+                log.warning("%s x recording of the %s failed: %s", call_id, what, exc)
         pending: list[asyncio.Future[None]] = []
         for leg in call.legs:
             for ep in (leg.rtp, leg.rtcp):
@@ -795,41 +796,54 @@ class Relay:
         call = self._calls.get(call_id)
         if call is not None and call.recording is not None:
             return await self._stop_recording(call)
-        info = self._finished.get(call_id)
+        return await self._stopped((call_id, None), f"call {call_id}")
+
+    async def _stopped(self, key: _RecKey, what: str) -> RecordingInfo:
+        """The info of a recording stopped before (or being stopped right now)."""
+        stopping = self._stopping.get(key)
+        if stopping is not None:
+            return await asyncio.shield(stopping)
+        info = self._finished.get(key)
         if info is None:
-            raise UnknownCallError(f"call {call_id} is not being recorded")
+            raise UnknownCallError(f"{what} is not being recorded")
         return info
 
-    async def _stop_recording(self, call: _Call) -> RecordingInfo:
+    def _stop_recording(self, call: _Call) -> asyncio.Future[RecordingInfo]:
         recording = call.recording
         assert recording is not None
         call.recording = None
         for leg in call.legs:
             leg.rtp.recording = None
-        try:
-            info = await recording.stop()
-        except (OSError, ValueError) as exc:
-            raise MediaError(f"recording of {call.call_id} failed: {exc}") from exc
-        self._finished[call.call_id] = info
-        while len(self._finished) > 10000:
-            self._finished.popitem(last=False)
-        log.info("%s - recorded %.1f s to %s", call.call_id, info.duration_seconds, info.path)
-        return info
+        return self._finish((call.call_id, None), recording)
 
-    async def _stop_leg_recording(self, leg: _Leg) -> RecordingInfo:
+    def _stop_leg_recording(self, leg: _Leg) -> asyncio.Future[RecordingInfo]:
         recording = leg.recording
         assert recording is not None
         leg.recording = leg.rtp.leg_recording = None
-        call_id = leg.call.call_id
-        try:
-            info = await recording.stop()
-        except (OSError, ValueError) as exc:
-            raise MediaError(f"recording of {call_id}/{leg.tag} failed: {exc}") from exc
-        self._finished_legs[(call_id, leg.tag or "")] = info
-        while len(self._finished_legs) > 10000:
-            self._finished_legs.popitem(last=False)
-        log.info("%s - recorded leg %s: %.1f s", call_id, leg.tag, info.duration_seconds)
-        return info
+        return self._finish((leg.call.call_id, leg.tag or ""), recording)
+
+    def _finish(self, key: _RecKey, recording: CallRecording) -> asyncio.Future[RecordingInfo]:
+        async def finish() -> RecordingInfo:
+            what = key[0] if key[1] is None else f"{key[0]}/{key[1]}"
+            try:
+                info = await recording.stop()
+            except (OSError, ValueError) as exc:
+                raise MediaError(f"recording of {what} failed: {exc}") from exc
+            self._finished[key] = info
+            while len(self._finished) > 20000:
+                self._finished.popitem(last=False)
+            log.info("%s - recorded %.1f s to %s", what, info.duration_seconds, info.path)
+            return info
+
+        future = asyncio.ensure_future(finish())
+        self._stopping[key] = future
+
+        def forget(done: asyncio.Future[RecordingInfo]) -> None:
+            if self._stopping.get(key) is done:
+                del self._stopping[key]
+
+        future.add_done_callback(forget)
+        return future
 
     # -- internals -------------------------------------------------------------------------
 
