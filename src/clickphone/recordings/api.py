@@ -17,8 +17,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Response
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, FastAPI, Header, Query, Response
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, func, or_, select, union_all
 
@@ -35,6 +35,7 @@ from clickphone.db.models import (
     User,
 )
 from clickphone.recordings.service import DEFAULT_RETENTION_DAYS, RecordingService
+from clickphone.recordings.storage import StorageError, storage_from_settings
 
 MEDIA_TYPES = {"ogg": "audio/ogg", "mp3": "audio/mpeg", "wav": "audio/wav"}
 
@@ -55,6 +56,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         fmt=settings.recording_format,
         secret=settings.ensure_secret_key(),
         retention_interval=settings.recording_retention_interval,
+        storage=storage_from_settings(settings, settings.recordings_root),
     )
     services.extra["recordings"] = service
     await service.start()
@@ -381,19 +383,78 @@ async def get_recording(
     return _out(rec, call)
 
 
-def _file_response(service: RecordingService, rec: Recording, download: bool) -> FileResponse:
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The one byte range (first, last inclusive) a ``Range`` header asks for; None for the
+    whole file (no header, not bytes, several ranges); ValueError when unsatisfiable."""
+    if not header or not header.strip().lower().startswith("bytes="):
+        return None
+    spec = header.strip()[6:]
+    if "," in spec:
+        return None
+    first_s, sep, last_s = spec.strip().partition("-")
+    first_s, last_s = first_s.strip(), last_s.strip()
+    if not sep or not (first_s or last_s) or not (first_s + last_s).isdigit():
+        return None
+    first = int(first_s) if first_s else -1
+    last = int(last_s) if last_s else size - 1
+    if first == -1:  # the last N bytes
+        if last <= 0:
+            raise ValueError(header)
+        return max(0, size - last), size - 1
+    if first >= size:
+        raise ValueError(header)
+    if first < 0 or first > last:
+        return None
+    return first, min(last, size - 1)
+
+
+async def _file_response(
+    service: RecordingService, rec: Recording, download: bool, range_header: str | None
+) -> Response:
     if rec.state != "ready":
         raise NotFound(f"recording {rec.id} is not ready")
-    path = service.absolute(rec)
-    if not path.is_file():
-        raise NotFound(f"the file of recording {rec.id} is missing")
     stamp = rec.started_at.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
-    return FileResponse(
-        path,
-        media_type=MEDIA_TYPES.get(rec.format, "application/octet-stream"),
-        filename=f"call-{stamp}-{rec.id[:8]}.{rec.format}",
-        content_disposition_type="attachment" if download else "inline",
-        headers={"Cache-Control": "private, max-age=300"},
+    media_type = MEDIA_TYPES.get(rec.format, "application/octet-stream")
+    filename = f"call-{stamp}-{rec.id[:8]}.{rec.format}"
+    disposition = "attachment" if download else "inline"
+    try:
+        local = service.storage.local_path(rec.path)
+    except StorageError as exc:
+        raise NotFound(f"the file of recording {rec.id} is missing") from exc
+    if local is not None:
+        if not local.is_file():
+            raise NotFound(f"the file of recording {rec.id} is missing")
+        return FileResponse(
+            local,
+            media_type=media_type,
+            filename=filename,
+            content_disposition_type=disposition,
+            headers={"Cache-Control": "private, max-age=300"},
+        )
+    # remote storage: proxy the bytes (one range at a time) through the API
+    size = await service.storage.size(rec.path)
+    if size is None:
+        raise NotFound(f"the file of recording {rec.id} is missing")
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "private, max-age=300",
+        "Content-Disposition": f'{disposition}; filename="{filename}"',
+    }
+    try:
+        wanted = parse_range(range_header, size)
+    except ValueError:
+        return Response(status_code=416, headers=headers | {"Content-Range": f"bytes */{size}"})
+    if size == 0:
+        return Response(b"", media_type=media_type, headers=headers)
+    first, last = wanted if wanted is not None else (0, size - 1)
+    headers["Content-Length"] = str(last - first + 1)
+    if wanted is not None:
+        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    return StreamingResponse(
+        service.storage.read(rec.path, first, last),
+        status_code=206 if wanted is not None else 200,
+        media_type=media_type,
+        headers=headers,
     )
 
 
@@ -404,11 +465,12 @@ async def recording_audio(
     session: SessionDep,
     services: ServicesDep,
     download: bool = False,
-) -> FileResponse:
+    range_header: Annotated[str | None, Header(alias="range")] = None,
+) -> Response:
     """The audio file; supports ``Range`` (206 Partial Content) for seeking. ``download=1``
     sends it as an attachment."""
     rec = await _get_visible(session, actor, recording_id)
-    return _file_response(_service(services), rec, download)
+    return await _file_response(_service(services), rec, download, range_header)
 
 
 class ShareIn(BaseModel):
@@ -449,7 +511,8 @@ async def shared_recording(
     session: SessionDep,
     services: ServicesDep,
     download: bool = False,
-) -> FileResponse:
+    range_header: Annotated[str | None, Header(alias="range")] = None,
+) -> Response:
     service = _service(services)
     recording_id = service.signer.verify(token, time.time())
     if recording_id is None:
@@ -457,7 +520,7 @@ async def shared_recording(
     rec = await session.get(Recording, recording_id)
     if rec is None or (not actor.is_operator and rec.tenant_id != actor.tenant_id):
         raise NotFound("recording not found")
-    return _file_response(service, rec, download)
+    return await _file_response(service, rec, download, range_header)
 
 
 class LiveRecordingOut(BaseModel):

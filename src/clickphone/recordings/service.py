@@ -13,6 +13,11 @@ Driven by bus events, so the B2BUA needs no recording code:
 On demand: :meth:`RecordingService.start_on_demand` / :meth:`stop_on_demand` (API) for a
 live call. Retention: :meth:`purge_expired` deletes files and rows older than the tenant's
 ``retention_days``; :meth:`start` runs it periodically.
+
+Storage (:mod:`clickphone.recordings.storage`): the media plane writes the file locally;
+when it is finished the storage makes it durable (the local folder keeps it; S3 uploads it
+and deletes the local copy) before the recording is marked ready. Playback, download and
+retention go through the storage.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from clickphone.db.models import (
 )
 from clickphone.db.session import Database
 from clickphone.media.control import MediaController, MediaError
+from clickphone.recordings.storage import LocalStorage, RecordingStorage, StorageError
 
 log = logging.getLogger("clickphone.recordings")
 
@@ -122,11 +128,13 @@ class RecordingService:
         fmt: str = "ogg",
         secret: str = "",
         retention_interval: float = 3600.0,
+        storage: RecordingStorage | None = None,
     ) -> None:
         self.database = database
         self.bus = bus
         self.media = media
         self.root = root
+        self.storage = storage if storage is not None else LocalStorage(root)
         self.fmt = fmt
         self.signer = ShareSigner(secret)
         self.retention_interval = retention_interval
@@ -155,6 +163,7 @@ class RecordingService:
             self._retention = None
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5.0)
+        await self.storage.close()
 
     async def drain(self) -> None:
         """Wait until event-driven work in flight is done (tests)."""
@@ -252,12 +261,18 @@ class RecordingService:
             await self._mark_failed(rec.id, str(exc))
             return rec
         path = Path(info.path)
+        rel = str(path.relative_to(self.root)) if path.is_relative_to(self.root) else rec.path
+        try:
+            await self.storage.store(rel, path)
+        except (StorageError, OSError) as exc:
+            log.error("x recording %s: %s (the file stays at %s)", rec.id, exc, path)
+            await self._mark_failed(rec.id, f"storage: {exc}")
+            return rec
         async with self.database.transaction() as session:
             row = await session.get(Recording, rec.id)
             if row is None:
                 return rec
-            if path.is_relative_to(self.root):
-                row.path = str(path.relative_to(self.root))
+            row.path = rel
             row.format = info.format
             row.duration_seconds = info.duration_seconds
             row.size_bytes = info.bytes
@@ -326,15 +341,19 @@ class RecordingService:
             ).all()
         if not expired:
             return 0
-        for _, rel in expired:
-            with contextlib.suppress(OSError, RecordingError):
-                await asyncio.to_thread((self.root / rel).unlink, missing_ok=True)
-        async with self.database.transaction() as session:
-            await session.execute(
-                delete(Recording).where(Recording.id.in_([i for i, _ in expired]))
-            )
-        log.info("retention: deleted %d recording(s)", len(expired))
-        return len(expired)
+        deleted: list[str] = []
+        for rec_id, rel in expired:
+            try:
+                await self.storage.delete(rel)
+            except Exception as exc:  # the row stays for the next sweep
+                log.warning("retention: cannot delete %s: %s", rel, exc)
+                continue
+            deleted.append(rec_id)
+        if deleted:
+            async with self.database.transaction() as session:
+                await session.execute(delete(Recording).where(Recording.id.in_(deleted)))
+        log.info("retention: deleted %d recording(s)", len(deleted))
+        return len(deleted)
 
     async def _retention_loop(self) -> None:
         while True:
