@@ -1,8 +1,19 @@
 """ClickPhone's built-in RTP relay (the data plane) and the in-process controller.
 
-Each call has two legs; each leg owns an even RTP port and RTCP on port+1 of the relay.
-A packet arriving on leg A's socket is sent from leg B's socket to B's endpoint, and back,
-so each endpoint sees one symmetric address (the one in the SDP we gave it).
+Each call has legs (two for an offer/answer pair, more in call flows); each leg owns an even
+RTP port and RTCP on port+1 of the relay. A packet arriving on leg A's socket is sent from the
+socket of the leg it is bridged to (B) to B's endpoint, and back, so each endpoint sees one
+symmetric address (the one in the SDP we gave it). An offer/answer pair forwards packets
+untouched (the fast path); a ``bridge`` maps payload types and transcodes PCMU<->PCMA with a
+256-byte table (``bytes.translate``) when the two legs negotiated differently.
+
+The relay as an endpoint: ``local_answer``/``local_offer``+``accept`` make a leg whose peer is
+the relay itself. ``play`` decodes a file once (:class:`~clickphone.media.audio.PromptCache`,
+in a thread) and one pacer task sends every playing leg a 20 ms frame per tick of the relay's
+clock (catching up at most :data:`MAX_BURST` frames after a stall), with one SSRC and
+continuous sequence numbers and timestamps per leg across plays (marker bit on each start).
+Audio bridged into a leg is muted while something plays to it. ``record_leg`` records one
+leg's packets mono through the same recorder as call recordings.
 
 Symmetric latching (NAT): a leg's destination starts as the address in its SDP and is
 re-latched to the source of the first packet actually received on that leg; afterwards
