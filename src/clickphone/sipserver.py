@@ -22,7 +22,7 @@ from typing import Any
 
 from clickphone.bus.bus import EventBus
 from clickphone.bus.events import Event as BusEvent
-from clickphone.calls.b2bua import ALLOW, CallManager, CallSettings
+from clickphone.calls.b2bua import ALLOW, CallManager, CallSettings, FlowRunner
 from clickphone.calls.records import CallRecorder
 from clickphone.calls.routing import CallRouter, CompositeRouter, ExtensionRouter
 from clickphone.db.session import Database
@@ -118,6 +118,7 @@ class SipServer:
             for pattern in ("device.*", "employee.*"):
                 bus.subscribe(pattern, self._on_directory_change)
         self.calls: CallManager | None = None
+        self.flows: FlowRunner | None = None  # the call-flow runtime (install_flows)
         self.address: tuple[str, int] | None = None
         self.started_at: float | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -149,6 +150,7 @@ class SipServer:
             bus=self.bus,
             settings=cfg.calls,
             recorder=self.recorder,
+            flows=self.flows,
         )
         await self.recorder.recover(time.time())
         self.recorder.start()

@@ -123,6 +123,7 @@ async def start_pbx(
     )
     await media.__aenter__()
     routers = server_options.pop("routers", ())
+    before_start = server_options.pop("before_start", None)
     server = SipServer(
         SipServerConfig(
             host="127.0.0.1",
@@ -141,6 +142,8 @@ async def start_pbx(
         bus=bus,
         routers=routers,
     )
+    if before_start is not None:
+        before_start(server, bus)
     host, port = await server.start()
     pbx = Pbx(server, database, media, bus, host, port, {e.extension: e for e in exts})
 

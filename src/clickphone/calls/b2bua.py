@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from clickphone.bus.bus import EventBus
 from clickphone.bus.events import Event as BusEvent
@@ -30,6 +30,7 @@ from clickphone.calls.records import CallRecorder
 from clickphone.calls.routing import (
     CallOrigin,
     CallRouter,
+    FlowRoute,
     RouteFailure,
     Target,
     dialled_number,
@@ -38,6 +39,7 @@ from clickphone.media.control import (
     DtmfEvent,
     MediaController,
     MediaError,
+    RecordingInfo,
     RtpTimeoutEvent,
 )
 from clickphone.sip.auth import build_authorization, parse_challenge
@@ -60,6 +62,7 @@ from clickphone.sip.transaction import (
     new_branch,
 )
 from clickphone.transport.endpoint import SipEndpoint
+from clickphone.trunks.codecs import restrict_codecs
 
 log = logging.getLogger("clickphone.calls")
 
@@ -132,6 +135,20 @@ class Call:
     # sequential routes (trunk failover): targets not tried yet, and the SDP they get
     waiting: list[Target] = field(default_factory=list)
     b_sdp: bytes = b""
+    # call flows: the runtime's task, the caller's leg answered by ClickPhone itself (IVR,
+    # greeting, voicemail) and the state of the current ring attempt
+    flow: FlowRoute | None = None
+    flow_task: asyncio.Task[Any] | None = None
+    local_answered: bool = False
+    local_sdp: bytes = b""
+    b_leg: str = ""  # media leg name of the B side when the relay offers it
+    ring_round: list[Fork] = field(default_factory=list)
+    ring_result: asyncio.Future[int] | None = None
+    digits: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    play_waiter: tuple[str, asyncio.Future[None]] | None = None
+    gone: asyncio.Event = field(default_factory=asyncio.Event)  # set when the call ended
+    keep_flow: bool = False  # the caller's hang-up ends a voicemail: the flow saves it
+    caller_left: asyncio.Event = field(default_factory=asyncio.Event)
 
     def step(self, what: str, **details: Any) -> None:
         """Append a step to the call's trace (shown in the call log)."""
@@ -173,8 +190,10 @@ class CallManager:
         bus: EventBus | None = None,
         settings: CallSettings | None = None,
         recorder: CallRecorder | None = None,
+        flows: FlowRunner | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.flows = flows
         self.router = router
         self.media = media
         self.advertised_host = advertised_host
@@ -373,6 +392,8 @@ class CallManager:
             return
         for step in route.trace:
             call.trace.append(dict(step))
+        if isinstance(route, FlowRoute):
+            call.flow = route
         if not await self._record_start(call):
             self._respond(tx, req, 500, "Call log unavailable", to_tag=a_tag)
             return
@@ -397,6 +418,14 @@ class CallManager:
                 await self._finish(call, "media error")
                 return
             await self._publish("call.started", call)
+            if call.flow is not None:
+                if self.flows is None:
+                    self._respond(tx, req, 480, "Call flows unavailable", to_tag=a_tag)
+                    await self._finish(call, "failed")
+                    return
+                self._arm(call, self.settings.max_duration, self._max_duration)
+                call.flow_task = asyncio.ensure_future(self._run_flow(call))
+                return
             targets = list(route.targets)
             if route.sequential:
                 call.waiting = targets[1:]
@@ -446,6 +475,8 @@ class CallManager:
         invite = self._fork_invite(call, target)
         fork = Fork(invite, target.peer, target)
         call.forks.append(fork)
+        if call.ring_result is not None:
+            call.ring_round.append(fork)
         fork.tx = self.endpoint.send_request(
             invite, target.peer, partial(self._on_fork_event, call, fork)
         )
@@ -514,7 +545,17 @@ class CallManager:
             *target.extra_headers,
             ("Content-Type", "application/sdp"),
         ]
-        return SipRequest("INVITE", target.uri, headers, call.b_sdp)
+        return SipRequest("INVITE", target.uri, headers, self._offer_for(call, target))
+
+    def _offer_for(self, call: Call, target: Target) -> bytes:
+        """The SDP offered to ``target``: reduced to the codecs the hop accepts (trunks)."""
+        if not target.codecs:
+            return call.b_sdp
+        try:
+            return restrict_codecs(call.b_sdp, target.codecs)
+        except (SipError, ValueError) as exc:
+            log.warning("x %s offer kept whole for %s: %s", call.a_call_id, target.device, exc)
+            return call.b_sdp
 
     def _retry_with_credentials(self, call: Call, fork: Fork, resp: SipResponse) -> bool:
         """Answer a 401/407 from a hop we hold credentials for (a carrier); True if re-sent."""
@@ -626,6 +667,14 @@ class CallManager:
         self.endpoint.send_request(prack, fork.peer, lambda ev: None)
 
     async def _relay_provisional(self, call: Call, fork: Fork, resp: SipResponse) -> None:
+        if call.local_answered:
+            # the caller already talks to ClickPhone (hears ringback from the flow)
+            if not any(
+                t.get("step") == "ringing" and t.get("device") == fork.device
+                for t in call.trace[-3:]
+            ):
+                call.step("ringing", device=fork.device, status=resp.status)
+            return
         body = b""
         if resp.body and resp.content_type == "application/sdp":
             try:
@@ -675,6 +724,9 @@ class CallManager:
         for other in call.forks:
             if other is not fork:
                 self._cancel_fork(other)
+        if call.local_answered:
+            await self._bridge_local(call, fork, resp)
+            return
         try:
             a_sdp = await self.media.answer(
                 call.a_call_id,
@@ -723,6 +775,7 @@ class CallManager:
             self._arm_session_timer(call)
         call.step("answered", device=fork.device)
         log.info("- %s answered", call.a_call_id)
+        self._ring_settled(call, 200)
         await self._publish("call.answered", call)
 
     def _cancel_fork(self, fork: Fork) -> None:
@@ -734,6 +787,16 @@ class CallManager:
 
     async def _maybe_all_failed(self, call: Call) -> None:
         if call.winner is not None or call.state == "ended":
+            return
+        if call.flow is not None:
+            # a ring attempt of a call flow failed: the flow decides what happens next
+            if call.ring_result is None or call.waiting:
+                return
+            if any(f.status < 200 and not f.cancelled for f in call.ring_round):
+                return
+            statuses = [f.status for f in call.ring_round]
+            busy = any(s in (486, 600) for s in statuses)
+            self._ring_settled(call, 486 if busy else 480)
             return
         if any(f.status < 200 for f in call.forks) or call.waiting:
             return
@@ -829,11 +892,20 @@ class CallManager:
         method = req.method
         if method == "BYE":
             self._respond(tx, req, 200)
+            if leg == "A" and call.keep_flow and call.state != "ended":
+                # the end of a voicemail message: the flow saves it and ends the call
+                call.a_dialog = None
+                call.caller_left.set()
+                return
             log.info("- %s BYE from %s", call.a_call_id, "caller" if leg == "A" else "callee")
             async with call.lock:
                 other = "B" if leg == "A" else "A"
                 self._bye_leg(call, other)
-                await self._finish(call, f"hangup by {'caller' if leg == 'A' else 'callee'}")
+                if leg == "A" and call.answered_at is None:
+                    reason = "abandoned"  # the caller gave up in a call flow (IVR, queue)
+                else:
+                    reason = f"hangup by {'caller' if leg == 'A' else 'callee'}"
+                await self._finish(call, reason)
             return
         if method in ("INVITE", "UPDATE"):
             await self._relay_offer(call, leg, event)
@@ -846,6 +918,18 @@ class CallManager:
     async def _relay_offer(self, call: Call, leg: str, event: RequestReceived) -> None:
         req, tx = event.request, event.tx
         async with call.lock:
+            if call.local_answered and call.winner is None and leg == "A":
+                # session refresh or hold while the caller is in a call flow: keep our media
+                self._refresh_session_timer(call, req)
+                body = call.local_sdp if req.method == "INVITE" else b""
+                self._respond(
+                    tx,
+                    req,
+                    200,
+                    headers=[("Contact", f"<{self._contact(call.a_peer)}>")],
+                    body=body,
+                )
+                return
             if call.state != "answered" or call.winner is None or call.winner.dialog is None:
                 self._respond(tx, req, 491)
                 return
@@ -937,6 +1021,240 @@ class CallManager:
                 ]
             self._respond(orig_tx, orig, resp.status, resp.reason, headers=headers, body=body)
 
+    # -- call flows ----------------------------------------------------------------------
+    # The flow runtime (clickphone.calls.flowrun) drives a call through these primitives:
+    # answer the caller's leg with ClickPhone's own media, play audio to it, collect its
+    # keys, record it, ring targets (bridging the answer to the caller) and hang up.
+
+    async def _run_flow(self, call: Call) -> None:
+        assert self.flows is not None and call.flow is not None
+        try:
+            await self.flows.run(FlowCall(self, call), call.flow)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("x %s call flow failed", call.a_call_id)
+            await self._hangup_both(call, "flow error")
+            return
+        if call.state != "ended" and call.winner is None:
+            # the flow ended without connecting anybody and without hanging up
+            await self._hangup_both(call, "flow")
+
+    def _ring_settled(self, call: Call, status: int) -> None:
+        fut = call.ring_result
+        if fut is not None and not fut.done():
+            fut.set_result(status)
+
+    async def flow_answer(self, call: Call) -> bool:
+        """Answer the caller's leg with ClickPhone's own media (once); False if gone."""
+        async with call.lock:
+            if call.local_answered:
+                return True
+            if call.state == "ended" or call.a_tx.terminated or call.winner is not None:
+                return False
+            try:
+                sdp = await self.media.local_answer(
+                    call.a_call_id, call.a_from_tag, media_ip=self.media_ip
+                )
+            except MediaError as exc:
+                log.warning("x %s cannot answer locally: %s", call.a_call_id, exc)
+                return False
+            headers = [
+                ("Contact", f"<{self._contact(call.a_peer)}>"),
+                ("Allow", ALLOW),
+                ("Supported", SUPPORTED),
+            ]
+            if call.session_expires is not None:
+                headers += [
+                    ("Session-Expires", f"{call.session_expires};refresher=uac"),
+                    ("Require", "timer"),
+                ]
+            response = make_response(
+                call.a_invite,
+                200,
+                to_tag=call.a_tag,
+                extra_headers=[*headers, ("Content-Type", "application/sdp")],
+                body=sdp,
+            )
+            self.endpoint.send_response(call.a_tx, response)
+            call.a_dialog = Dialog.create_uas(call.a_invite, response)
+            call.a_dialog.local_target = self._contact(call.a_peer)
+            self._by_dialog[call.a_dialog.dialog_id] = (call, "A")
+            call.local_answered = True
+            call.local_sdp = sdp
+            call.state = "flow"
+            if call.session_expires is not None:
+                self._arm_session_timer(call)
+            call.step("flow_answered")
+            return True
+
+    def flow_ringing(self, call: Call) -> None:
+        if call.state != "trying" or call.a_tx.terminated:
+            return
+        call.state = "ringing"
+        headers = [("Contact", f"<{self._contact(call.a_peer)}>"), ("Allow", ALLOW)]
+        self._respond(call.a_tx, call.a_invite, 180, to_tag=call.a_tag, headers=headers)
+
+    async def flow_ring(
+        self, call: Call, targets: Iterable[Target], seconds: float, *, sequential: bool = False
+    ) -> int:
+        """Ring ``targets`` for up to ``seconds``: 200 when one answered (the call is then
+        bridged and belongs to the B2BUA), else 486 (busy), 480 (no answer) or 487 (the
+        caller left)."""
+        targets = list(targets)
+        loop = asyncio.get_running_loop()
+        result: asyncio.Future[int] = loop.create_future()
+        async with call.lock:
+            if call.state == "ended":
+                return 487
+            if not targets:
+                return 480
+            call.ring_result = result
+            call.ring_round = []
+            if call.local_answered:
+                call.b_leg = new_tag()
+                try:
+                    call.b_sdp = await self.media.local_offer(
+                        call.a_call_id, call.b_leg, media_ip=self.media_ip
+                    )
+                except MediaError as exc:
+                    log.warning("x %s media offer for ringing failed: %s", call.a_call_id, exc)
+                    call.ring_result = None
+                    return 480
+            if sequential:
+                call.waiting = targets[1:]
+                targets = targets[:1]
+            for target in targets:
+                self._send_fork(call, target)
+        try:
+            return await asyncio.wait_for(asyncio.shield(result), seconds)
+        except TimeoutError:
+            async with call.lock:
+                if result.done():
+                    return result.result()
+                call.waiting.clear()
+                for fork in call.ring_round:
+                    self._cancel_fork(fork)
+                call.ring_result = None
+                call.step("no_answer", seconds=seconds)
+            return 480
+        finally:
+            if call.ring_result is result:
+                call.ring_result = None
+
+    async def _bridge_local(self, call: Call, fork: Fork, resp: SipResponse) -> None:
+        """A callee answered a flow call whose caller ClickPhone answered: connect them."""
+        try:
+            await self.media.accept(call.a_call_id, call.b_leg, resp.body)
+            await self.media.bridge(call.a_call_id, call.a_from_tag, call.b_leg)
+        except MediaError as exc:
+            log.warning("x %s bridge failed: %s", call.a_call_id, exc)
+            if fork.dialog is not None:
+                self._send_bye(fork.dialog, fork.peer)
+            call.winner = None
+            fork.status = 488
+            self._ring_settled(call, 480)
+            return
+        call.state = "answered"
+        call.answered_at = time.time()
+        call.step("answered", device=fork.device)
+        log.info("- %s answered (bridged from the flow)", call.a_call_id)
+        self._ring_settled(call, 200)
+        await self._publish("call.answered", call)
+
+    async def flow_play(self, call: Call, path: str, *, loop: bool = False) -> bool:
+        """Play ``path`` to the caller; with ``loop`` return at once (stop with flow_stop),
+        else when it ended. False when the call is gone."""
+        if call.state == "ended" or not call.local_answered:
+            return False
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        try:
+            play_id = await self.media.play(call.a_call_id, call.a_from_tag, path, loop=loop)
+        except MediaError as exc:
+            log.warning("x %s cannot play %s: %s", call.a_call_id, path, exc)
+            return call.state != "ended"
+        if loop:
+            return True
+        call.play_waiter = (play_id, fut)
+        await fut
+        return call.state != "ended"
+
+    async def flow_stop(self, call: Call) -> None:
+        waiter = call.play_waiter
+        call.play_waiter = None
+        if waiter is not None and not waiter[1].done():
+            waiter[1].set_result(None)
+        if call.state == "ended":
+            return
+        try:
+            await self.media.stop_play(call.a_call_id, call.a_from_tag)
+        except MediaError:
+            pass
+
+    async def flow_collect(self, call: Call, path: str | None, seconds: float) -> str | None:
+        """Play ``path`` (a key interrupts it) and wait up to ``seconds`` after it
+        for one key; the key, or None on silence or when the call is gone."""
+        while not call.digits.empty():
+            call.digits.get_nowait()  # keys pressed before the menu do not count
+        key = asyncio.ensure_future(call.digits.get())
+        try:
+            if path is not None and call.state != "ended":
+                playing = asyncio.ensure_future(self.flow_play(call, path))
+                await asyncio.wait({key, playing}, return_when=asyncio.FIRST_COMPLETED)
+                if key.done():
+                    await self.flow_stop(call)
+                    playing.cancel()
+                    return key.result()
+            if call.state == "ended":
+                return None
+            await asyncio.wait({key}, timeout=seconds)
+            return key.result() if key.done() else None
+        finally:
+            key.cancel()
+
+    async def flow_record(self, call: Call, path: str, seconds: float) -> RecordingInfo | None:
+        """Record what the caller says for up to ``seconds`` (or until a key or hang-up)."""
+        call.keep_flow = True  # a hang-up ends the message, not the saving and mailing of it
+        try:
+            await self.media.record_leg(call.a_call_id, call.a_from_tag, path)
+        except MediaError as exc:
+            log.warning("x %s cannot record: %s", call.a_call_id, exc)
+            return None
+        ended = asyncio.ensure_future(call.gone.wait())
+        left = asyncio.ensure_future(call.caller_left.wait())
+        key = asyncio.ensure_future(call.digits.get())
+        waits = {ended, left, key}
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        try:
+            return await self.media.stop_record_leg(call.a_call_id, call.a_from_tag)
+        except MediaError as exc:
+            log.warning("x %s voicemail recording lost: %s", call.a_call_id, exc)
+            return None
+
+    async def flow_wait(self, call: Call, seconds: float) -> bool:
+        """Wait (the caller hears what is playing); False when the call ended meanwhile."""
+        try:
+            await asyncio.wait_for(call.gone.wait(), seconds)
+        except TimeoutError:
+            pass
+        return call.state != "ended"
+
+    async def flow_hangup(self, call: Call, reason: str, status: int = 480) -> None:
+        async with call.lock:
+            if call.state == "ended":
+                return
+            if call.a_dialog is not None:
+                self._bye_leg(call, "A")
+            elif not call.local_answered and not call.a_tx.terminated:
+                self._respond(call.a_tx, call.a_invite, status, to_tag=call.a_tag)
+            for fork in call.forks:
+                self._cancel_fork(fork)
+            await self._finish(call, reason)
+
     # -- teardown ------------------------------------------------------------------------
     def _send_bye(self, dialog: Dialog, peer: Peer) -> None:
         host, port = self._local_addr(peer)
@@ -959,23 +1277,31 @@ class CallManager:
         async with call.lock:
             if call.state == "ended":
                 return
-            if call.state == "answered":
+            if call.a_dialog is not None:
                 self._bye_leg(call, "A")
-                self._bye_leg(call, "B")
-            else:
-                for fork in call.forks:
-                    self._cancel_fork(fork)
-                if not call.a_tx.terminated:
-                    self._respond(call.a_tx, call.a_invite, 480, to_tag=call.a_tag)
+            elif not call.local_answered and not call.a_tx.terminated:
+                self._respond(call.a_tx, call.a_invite, 480, to_tag=call.a_tag)
+            self._bye_leg(call, "B")
+            for fork in call.forks:
+                self._cancel_fork(fork)
             await self._finish(call, reason)
 
     async def _finish(self, call: Call, reason: str) -> None:
         if call.state == "ended":
             return
         call.state = "ended"
+        call.gone.set()
         call.ended_at = time.time()
         call.end_reason = reason
         self._cancel_timers(call)
+        for fork in call.forks:
+            self._cancel_fork(fork)
+        self._ring_settled(call, 487)
+        if call.play_waiter is not None and not call.play_waiter[1].done():
+            call.play_waiter[1].set_result(None)
+        task = call.flow_task
+        if task is not None and task is not asyncio.current_task() and not task.done():
+            task.cancel()
         for key in [k for k, v in self._by_dialog.items() if v[0] is call]:
             del self._by_dialog[key]
         self._by_a_callid.pop(call.a_call_id, None)
@@ -1056,7 +1382,16 @@ class CallManager:
             call = self._by_a_callid.get(ev.call_id)
             if call is None:
                 continue
+            if getattr(ev, "kind", "") == "play_done":
+                waiter = call.play_waiter
+                if waiter is not None and waiter[0] == getattr(ev, "play_id", None):
+                    call.play_waiter = None
+                    if not waiter[1].done():
+                        waiter[1].set_result(None)
+                continue
             if isinstance(ev, DtmfEvent):
+                if call.flow is not None and ev.tag == call.a_from_tag and call.winner is None:
+                    call.digits.put_nowait(ev.digit)
                 side = "caller" if ev.tag == call.a_from_tag else "callee"
                 log.info("- %s DTMF %s from %s", call.a_call_id, ev.digit, side)
                 await self._publish(
@@ -1067,6 +1402,67 @@ class CallManager:
                 await self._hangup_both(call, "rtp timeout")
 
 
+class FlowRunner(Protocol):
+    """The call-flow runtime the B2BUA hands flow calls to (clickphone.calls.flowrun)."""
+
+    async def run(self, call: FlowCall, route: FlowRoute) -> None: ...
+
+
+@dataclass
+class FlowCall:
+    """A call flow's handle on one live call: what the runtime may do with it."""
+
+    manager: CallManager
+    call: Call
+
+    @property
+    def ended(self) -> bool:
+        return self.call.state == "ended"
+
+    @property
+    def bridged(self) -> bool:
+        return self.call.winner is not None and self.call.state == "answered"
+
+    def step(self, what: str, **details: Any) -> None:
+        self.call.step(what, **details)
+
+    async def answer(self) -> bool:
+        return await self.manager.flow_answer(self.call)
+
+    def ringing(self) -> None:
+        """Tell the caller the call is progressing (180) until somebody answers."""
+        self.manager.flow_ringing(self.call)
+
+    async def publish(self, type_: str, **extra: Any) -> None:
+        await self.manager._publish(type_, self.call, **extra)
+
+    async def ring(
+        self, targets: Iterable[Target], seconds: float, *, sequential: bool = False
+    ) -> int:
+        return await self.manager.flow_ring(self.call, targets, seconds, sequential=sequential)
+
+    async def play(self, path: str, *, loop: bool = False) -> bool:
+        return await self.manager.flow_play(self.call, path, loop=loop)
+
+    async def stop(self) -> None:
+        await self.manager.flow_stop(self.call)
+
+    async def collect(self, path: str | None, seconds: float) -> str | None:
+        return await self.manager.flow_collect(self.call, path, seconds)
+
+    async def record(self, path: str, seconds: float) -> RecordingInfo | None:
+        return await self.manager.flow_record(self.call, path, seconds)
+
+    async def wait(self, seconds: float) -> bool:
+        return await self.manager.flow_wait(self.call, seconds)
+
+    async def hangup(self, reason: str, status: int = 480) -> None:
+        await self.manager.flow_hangup(self.call, reason, status)
+
+    def busy_devices(self) -> set[str]:
+        return set(self.manager.busy_legs())
+
+
 def call_outcome(answered: bool, reason: str) -> str:
     """The call-log outcome of a call that ended for ``reason``."""
     if answered:
@@ -1075,9 +1471,9 @@ def call_outcome(answered: bool, reason: str) -> str:
         return "busy"
     if reason == "cancelled":
         return "cancelled"
-    if reason in ("no answer", "declined", "not registered"):
+    if reason in ("no answer", "declined", "not registered", "abandoned", "voicemail", "flow"):
         return "missed"
     return "failed"
 
 
-__all__ = ["Call", "CallManager", "CallSettings"]
+__all__ = ["Call", "CallManager", "CallSettings", "FlowCall", "FlowRunner"]

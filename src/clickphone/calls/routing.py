@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from clickphone.registrar.auth import SipAuthenticator, uri_user
 from clickphone.registrar.service import Registrar
@@ -72,6 +72,20 @@ class Route:
     # targets tried one after the other (failover) instead of all at once (forking)
     sequential: bool = False
     trace: tuple[dict[str, object], ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class FlowRoute(Route):
+    """Hand the call to a call flow: the flow runtime decides step by step what the caller
+    hears and who rings (``targets`` is empty). ``graph`` is a published
+    :class:`clickphone.flows.model.FlowGraph`; ``owner_employee_id`` is the employee whose
+    extension or forwarding rules the flow belongs to (None for numbers and departments)."""
+
+    graph: Any = None
+    flow_id: int | None = None
+    version: int | None = None
+    owner_employee_id: int | None = None
+    kind: str = "flow"  # flow, forwarding, department
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Protocol
 
 from sqlalchemy import or_, select
@@ -213,14 +214,8 @@ class TrunkRouter:
                 callee=did,
                 callee_employee_id=route.callee_employee_id,
             )
-        return Route(
-            route.targets,
-            direction="incoming",
-            callee=did,
-            callee_employee_id=route.callee_employee_id,
-            sequential=route.sequential,
-            trace=trace + tuple(route.trace),
-        )
+        # replace() keeps the route's kind (a call flow's FlowRoute stays one)
+        return replace(route, direction="incoming", callee=did, trace=trace + tuple(route.trace))
 
     async def _route_outbound(
         self, origin: CallOrigin, dialled: str, request: SipRequest
