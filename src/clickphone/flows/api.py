@@ -471,15 +471,16 @@ async def create_prompt(
         length = int(request.headers.get("content-length") or 0)
         if length > audio.MAX_BYTES + 64 * 1024:
             raise AudioInvalid("too_large", f"larger than {audio.MAX_BYTES // 2**20} MB")
-        form = await request.form(max_files=1, max_fields=10)
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise ValidationFailed({"file": "attach the audio file"})
-        name = _form_text(form.get("name"), "name")
-        source = _form_text(form.get("source"), "source", required=False) or "upload"
-        if source not in ("upload", "recorded"):
-            raise ValidationFailed({"source": "upload or recorded"})
-        data = await upload.read(audio.MAX_BYTES + 1)
+        async with request.form(max_files=1, max_fields=10) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise ValidationFailed({"file": "attach the audio file"})
+            name = _form_text(form.get("name"), "name")
+            source = _form_text(form.get("source"), "source", required=False) or "upload"
+            if source not in ("upload", "recorded"):
+                raise ValidationFailed({"source": "upload or recorded"})
+            filename = (upload.filename or "")[:255]
+            data = await upload.read(audio.MAX_BYTES + 1)
         try:
             prepared = await asyncio.to_thread(audio.prepare, data)
         except audio.AudioRejected as exc:
@@ -494,7 +495,7 @@ async def create_prompt(
             tenant_id=tenant_id,
             name=name,
             source=source,
-            original_filename=(upload.filename or "")[:255],
+            original_filename=filename,
             original_format=prepared.container,
             duration_seconds=round(prepared.duration, 3),
             size_bytes=len(data),
