@@ -57,7 +57,7 @@ describe("flow node on the canvas", () => {
     };
     const problems: Problem[] = [
       { code: "missing_audio", message: "IVR menu needs a prompt", node_id: "menu", severity: "error" },
-      { code: "missing_branch", message: "x", node_id: "menu", severity: "error" },
+      { code: "missing_branch", message: "output 'sales' of ivr_menu 'menu' leads nowhere", node_id: "menu", severity: "error" },
     ];
     const { nodes, edges } = graphToFlow(graph, problems);
     wrap(
@@ -84,7 +84,7 @@ describe("flow node on the canvas", () => {
     expect(node.textContent).toContain("no key");
     const badge = screen.getByTestId("node-problem-badge");
     expect(badge.textContent).toBe("2");
-    expect(badge.getAttribute("aria-label")).toContain("No recording or text to play");
+    expect(badge.getAttribute("aria-label")).toBe("No recording or text to play; Output “sales” leads nowhere");
   });
 });
 

@@ -91,7 +91,8 @@ export const flowApi = {
   rename: (id: number, name: string) => request<Flow>("PATCH", `/flows/${id}`, { name }),
   remove: (id: number) => request<void>("DELETE", `/flows/${id}`),
   saveDraft: (id: number, graph: FlowGraph) => request<Flow>("PUT", `/flows/${id}/draft`, { graph }),
-  publish: (id: number) => request<Flow>("POST", `/flows/${id}/publish`),
+  /** Publishes the draft; answers the new version (422 flow_invalid with details.problems). */
+  publish: (id: number) => request<FlowVersion>("POST", `/flows/${id}/publish`),
   versions: (id: number) =>
     request<FlowVersion[] | { items: FlowVersion[] }>("GET", `/flows/${id}/versions`).then(items),
   version: (id: number, n: number) =>
@@ -111,9 +112,10 @@ export const flowApi = {
   setModules: (modules: Record<string, boolean>) =>
     request<{ modules: Record<string, boolean> }>("PUT", "/flow-modules", { modules }),
   prompts: () => request<PromptInfo[] | { items: PromptInfo[] }>("GET", "/prompts?limit=500").then(items),
-  uploadPrompt: (name: string, file: Blob, filename = "prompt.webm") => {
+  uploadPrompt: (name: string, file: Blob, filename: string, source: "upload" | "recorded" = "upload") => {
     const form = new FormData();
     form.append("name", name);
+    form.append("source", source);
     form.append("file", file, filename);
     return request<PromptInfo>("POST", "/prompts", form);
   },

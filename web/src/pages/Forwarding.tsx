@@ -20,7 +20,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { ErrorState, LoadingState } from "../components/States";
 import { errorMessage, fieldErrors } from "../lib/errors";
-import { delaySeconds, isDestination, moveItem, type Forwarding, type ForwardingStep } from "../lib/flow";
+import { isDestination, moveItem, type Forwarding, type ForwardingStep } from "../lib/flow";
 import { flowApi } from "../lib/flowApi";
 import { useI18n } from "../lib/i18n";
 
@@ -57,7 +57,6 @@ export function ForwardingPage() {
   const server = fieldErrors(save.error);
   const bad = value.steps.map((s) => !isDestination(s.destination.trim()));
   const invalid = bad.some(Boolean) || (value.enabled && value.steps.length === 0);
-  let elapsed = 0;
 
   return (
     <Stack maw={760}>
@@ -80,7 +79,6 @@ export function ForwardingPage() {
             </Text>
           )}
           {value.steps.map((s, i) => {
-            elapsed += delaySeconds(s.delay);
             const err =
               server[`steps.${i}.destination`] ||
               (touched && bad[i] ? t("fwd.badDestination") : undefined);
@@ -100,7 +98,7 @@ export function ForwardingPage() {
                 />
                 <NumberInput
                   w={100}
-                  label={t("fwd.delay")}
+                  label={i === 0 ? t("fwd.firstDelay") : t("fwd.delay")}
                   min={0}
                   max={3600}
                   value={s.delay.value}
@@ -158,9 +156,6 @@ export function ForwardingPage() {
                       </ActionIcon>
                     </Tooltip>
                   </Group>
-                  <Text size="xs" c="dimmed" ta="center">
-                    {t("fwd.after", { s: elapsed })}
-                  </Text>
                 </Stack>
               </Group>
             );

@@ -269,7 +269,8 @@ function Editor({ flow }: { flow: Flow }) {
   const publish = useMutation({
     mutationFn: async () => {
       if (dirty) afterSave(await flowApi.saveDraft(flow.id, graph));
-      return flowApi.publish(flow.id);
+      await flowApi.publish(flow.id);
+      return flowApi.get(flow.id);
     },
     onSuccess: (f) => {
       afterSave(f);

@@ -98,13 +98,13 @@ export function PromptPicker({
     notifications.show({ color: "green", message: t("flow.prompt.added", { name: p.name }) });
   };
   const upload = useMutation({
-    mutationFn: ({ blob, name, filename }: { blob: Blob; name: string; filename: string }) =>
-      flowApi.uploadPrompt(name, blob, filename),
+    mutationFn: ({ blob, name, filename, recorded }: { blob: Blob; name: string; filename: string; recorded?: boolean }) =>
+      flowApi.uploadPrompt(name, blob, filename, recorded ? "recorded" : "upload"),
     onSuccess: created,
     onError: (e) => notifications.show({ color: "red", message: failure(t, e) }),
   });
   const speak = useMutation({
-    mutationFn: (text: string) => flowApi.speakPrompt(text.slice(0, 40), text, lang),
+    mutationFn: (text: string) => flowApi.speakPrompt(text.slice(0, 60), text, lang),
     onSuccess: (p) => {
       setTtsText("");
       created(p);
@@ -159,7 +159,12 @@ export function PromptPicker({
         </FileButton>
         <Recorder
           onDone={(blob) =>
-            upload.mutate({ blob, name: t("flow.prompt.recordingName", { at: stamp() }), filename: "recording.webm" })
+            upload.mutate({
+              blob,
+              name: t("flow.prompt.recordingName", { at: stamp() }),
+              filename: blob.type.includes("mp4") ? "recording.m4a" : blob.type.includes("ogg") ? "recording.ogg" : "recording.webm",
+              recorded: true,
+            })
           }
         />
       </Group>

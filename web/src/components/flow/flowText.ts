@@ -20,6 +20,9 @@ export function outputName(t: T, output: string): string {
 }
 
 export function problemText(t: T, p: Problem): string {
+  // The messages name the output in quotes: "output 'no_answer' of ring_group 'x' leads nowhere".
+  const output = p.code === "missing_branch" ? /output '([^']*)'/.exec(p.message)?.[1] : undefined;
+  if (output !== undefined) return t("flow.problem.missing_branch_named", { output: outputName(t, output) });
   const key = `flow.problem.${p.code}`;
   return known(key) ? t(key) : p.message;
 }
