@@ -17,6 +17,7 @@ if [ "$dev" = 1 ]; then
   command -v chromium >/dev/null || missing+=(chromium chromium-driver)
   command -v rtpengine >/dev/null || missing+=(rtpengine-daemon)
   command -v openssl >/dev/null || missing+=(openssl)
+  command -v espeak-ng >/dev/null || missing+=(espeak-ng)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       say "installing system packages: ${missing[*]}"

@@ -14,6 +14,7 @@ def api_router() -> APIRouter:
     from clickphone.calls.summary import router as calls_summary
     from clickphone.directory.api import router as directory
     from clickphone.directory.sharing import router as sharing
+    from clickphone.flows.api import router as flows
     from clickphone.notifications.api import router as notifications
     from clickphone.numbers.api import router as numbers
     from clickphone.recordings.api import router as recordings
@@ -23,7 +24,7 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     # calls_summary before calls: /calls/{record_id} would take /calls/summary
     routers = (health, accounts, directory, numbers, calls_summary, calls, recordings, stats)
-    for r in (*routers, trunks, live, reset, sharing):
+    for r in (*routers, trunks, live, reset, sharing, flows):
         router.include_router(r)
     router.include_router(notifications)
     router.include_router(callback)
