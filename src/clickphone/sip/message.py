@@ -170,6 +170,10 @@ def _canonical_name(name: str) -> str:
 
 def split_list(value: str) -> list[str]:
     """Split a comma-separated header value, respecting quotes, <...> and escapes."""
+    if "," not in value:
+        # One item whatever the quoting: the commonest case (one Via, one Contact per line).
+        value = value.strip()
+        return [value] if value else []
     if '"' not in value and "<" not in value:
         # Nothing to protect (escapes only count inside quotes): the common, fast case.
         return [item for item in (part.strip() for part in value.split(",")) if item]
@@ -293,6 +297,19 @@ def _split_outside_quotes(text: str, sep: str) -> list[str]:
 
 
 _VIA_PROTOCOL_RE = re.compile(r"\s*([^\s/]+)\s*/\s*([^\s/]+)\s*/\s*([^\s/;]+)\s+(.*)", re.S)
+_TCHARS = r"A-Za-z0-9\-.!%*_+`'~"
+_GEN_CHARS = _TCHARS + r":\[\]"
+_PARAMS_FAST = rf"((?:;[{_TCHARS}]+(?:=[{_GEN_CHARS}]+)?)*)"
+# sent-protocol "SIP/2.0/" transport SP hostname-or-IPv4 [":" port] *(";" token ["=" gen-value])
+# with no LWS and no quoted strings; anything else takes the general path.
+_VIA_FAST_RE = re.compile(
+    rf"SIP/2\.0/([{_TCHARS}]+) ([A-Za-z0-9_][A-Za-z0-9_\-.]*)(?::([0-9]{{1,5}}))?" + _PARAMS_FAST
+)
+# <addr-spec> with a plain scheme, optionally after a quoted display name without escapes,
+# then plain parameters: the common From/To/Contact form.
+_NAME_ADDR_FAST_RE = re.compile(
+    r'(?:"([^"\\\x00-\x1f\x7f]*)" ?)?<([A-Za-z][A-Za-z0-9+\-.]*:[^\s<>"]*)>' + _PARAMS_FAST
+)
 _COLON_LWS_RE = re.compile(r"\s*:\s*")
 
 
@@ -309,6 +326,26 @@ class Via:
     def parse(cls, value: str) -> Via:
         """Parse one via-parm. LWS is allowed around the ``/`` of the protocol, around the
         ``:`` of sent-by and around ``;``/``=`` of parameters (RFC 4475 §3.1.1.1)."""
+        fast = _VIA_FAST_RE.fullmatch(value)
+        if fast is not None:
+            # The usual compact form (no LWS, hostname or IPv4, plain parameters): the same
+            # result as the general path below, without its several passes.
+            transport, host, port_text, param_text = fast.groups()
+            port: int | None = None
+            if port_text is not None:
+                port = int(port_text)
+                if port > 65535:
+                    raise SipPeerError(f"bad port: {port_text!r}")
+            params: dict[str, str | None] = {}
+            if param_text:
+                for item in param_text[1:].split(";"):
+                    key, eq, val = item.partition("=")
+                    params[key.lower()] = val if eq else None
+            return cls(transport.upper(), host, port, params)
+        return cls._parse_general(value)
+
+    @classmethod
+    def _parse_general(cls, value: str) -> Via:
         match = _VIA_PROTOCOL_RE.match(value)
         if match is None:
             raise SipPeerError(f"malformed Via: {value[:60]!r}")
@@ -382,6 +419,20 @@ class NameAddr:
     def parse(cls, value: str) -> NameAddr:
         """Parse strictly: a quoted or token display name, no LWS inside ``<...>``, no ``?``
         or ``,`` in a bare addr-spec (RFC 3261 §20.10), well-formed parameters."""
+        value = value.strip()
+        fast = _NAME_ADDR_FAST_RE.fullmatch(value)
+        if fast is not None:
+            display_text, uri, param_text = fast.groups()
+            fast_params: dict[str, str | None] = {}
+            if param_text:
+                for item in param_text[1:].split(";"):
+                    key, eq, val = item.partition("=")
+                    fast_params[key.lower()] = val if eq else None
+            return cls(uri, display_text, fast_params)
+        return cls._parse_general(value)
+
+    @classmethod
+    def _parse_general(cls, value: str) -> NameAddr:
         value = value.strip()
         if not value:
             raise SipPeerError("empty name-addr")
@@ -483,12 +534,24 @@ def _parse_cseq(value: str) -> tuple[int, str]:
 class SipMessage:
     """Common part of requests and responses: ordered headers and a body."""
 
-    def __init__(self, headers: Iterable[tuple[str, str]] = (), body: bytes = b"") -> None:
-        self.headers: list[tuple[str, str]] = [(canonical_name(n), v) for n, v in headers]
+    def __init__(
+        self,
+        headers: Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+        *,
+        canonical: bool = False,
+    ) -> None:
+        # ``canonical=True``: ``headers`` is a fresh list with canonical names (the parser's),
+        # taken as is.
+        self.headers: list[tuple[str, str]] = (
+            headers
+            if canonical and isinstance(headers, list)
+            else [(canonical_name(n), v) for n, v in headers]
+        )
         self.body = body
         # Parsed views keyed by the raw text they came from: always in step with ``headers``,
         # however it is edited, and each header value is parsed once.
-        self._views: dict[str, tuple[str, Any]] = {}
+        self._views: dict[str, tuple[Any, Any]] = {}
 
     def _view(self, key: str, raw: str, parse: Callable[[str], Any]) -> Any:
         hit = self._views.get(key)
@@ -501,7 +564,9 @@ class SipMessage:
     # -- header access -------------------------------------------------------------------
     def get(self, name: str, default: str | None = None) -> str | None:
         """First value of header ``name`` (any spelling), or ``default``."""
-        cname = canonical_name(name)
+        cname = _CANONICAL_CACHE.get(name)
+        if cname is None:
+            cname = canonical_name(name)
         for n, v in self.headers:
             if n == cname:
                 return v
@@ -592,7 +657,19 @@ class SipMessage:
 
     @property
     def contacts(self) -> list[NameAddr]:
-        return [NameAddr.parse(v) for v in self.get_all("Contact") if v.strip() != "*"]
+        """Every Contact but ``*``, parsed (once per message while the Contact headers stay
+        the same objects)."""
+        raws = [v for n, v in self.headers if n == "Contact"]
+        hit = self._views.get("Contact*")
+        if hit is not None:
+            seen: list[str] = hit[0]
+            if len(seen) == len(raws) and all(a is b for a, b in zip(seen, raws, strict=True)):
+                return list(hit[1])
+        parsed = [
+            NameAddr.parse(item) for raw in raws for item in split_list(raw) if item.strip() != "*"
+        ]
+        self._views["Contact*"] = (raws, parsed)
+        return list(parsed)
 
     @property
     def content_type(self) -> str | None:
@@ -626,8 +703,10 @@ class SipRequest(SipMessage):
         headers: Iterable[tuple[str, str]] = (),
         body: bytes = b"",
         version: str = SIP_VERSION,
+        *,
+        canonical: bool = False,
     ) -> None:
-        super().__init__(headers, body)
+        super().__init__(headers, body, canonical=canonical)
         self.method = method
         self.uri = uri
         self.version = version
@@ -647,8 +726,10 @@ class SipResponse(SipMessage):
         headers: Iterable[tuple[str, str]] = (),
         body: bytes = b"",
         version: str = SIP_VERSION,
+        *,
+        canonical: bool = False,
     ) -> None:
-        super().__init__(headers, body)
+        super().__init__(headers, body, canonical=canonical)
         self.status = status
         self.reason = REASON_PHRASES.get(status, "Unknown") if reason is None else reason
         self.version = version

@@ -31,6 +31,7 @@ from clickphone.sip.message import (
     Via,
     _split_outside_quotes,
     canonical_name,
+    split_list,
 )
 from clickphone.sip.uri import SUPPORTED_SCHEMES, SipUri, uri_scheme
 
@@ -187,7 +188,11 @@ def _check_request(req: SipRequest, forwarding: bool) -> tuple[int, str] | None:
     scheme = uri_scheme(req.uri)
     if scheme not in SUPPORTED_SCHEMES:
         return 416, "Unsupported URI Scheme"
-    if scheme in ("sip", "sips") and SipUri.parse(req.uri).headers:
+    if (
+        scheme in ("sip", "sips")
+        and ("?" in req.uri or req.uri not in _VALID_URIS)  # else it parsed, headerless
+        and SipUri.parse(req.uri).headers
+    ):
         return 400, "Headers Not Allowed In Request-URI"
     max_forwards = req.get("Max-Forwards")
     if forwarding and max_forwards is not None and max_forwards.strip().strip("0") == "":
@@ -232,6 +237,7 @@ def _parse_head(head: bytes) -> tuple[str, list[tuple[str, str]]]:
     crlf = len(lines) - 1
     if text.count("\r") != crlf or text.count("\n") != crlf:
         raise SipPeerError("bare CR or LF in the header section")
+    names = _HEADER_NAMES
     for line in lines[1:]:
         if line[:1] in (" ", "\t"):
             if not headers:
@@ -240,11 +246,21 @@ def _parse_head(head: bytes) -> tuple[str, list[tuple[str, str]]]:
             headers[-1] = (name, (value + " " + line.strip(" \t")).strip(" \t"))
             continue
         name, colon, value = line.partition(":")
-        name = name.rstrip(" \t")
-        if not colon or not TOKEN_RE.fullmatch(name):
-            raise SipPeerError(f"malformed header line {line[:60]!r}")
-        headers.append((canonical_name(name), value.strip(" \t")))
+        cname = names.get(name)
+        if cname is None or not colon:
+            stripped = name.rstrip(" \t")
+            if not colon or not TOKEN_RE.fullmatch(stripped):
+                raise SipPeerError(f"malformed header line {line[:60]!r}")
+            cname = canonical_name(stripped)
+            if len(names) < 4096:  # bounded: names come from the network
+                names[name] = cname
+        headers.append((cname, value.strip(" \t")))
     return lines[0], headers
+
+
+# Header names as written before the colon (trailing LWS included) that were found to be
+# tokens -> their canonical form.
+_HEADER_NAMES: dict[str, str] = {}
 
 
 def _content_length(headers: list[tuple[str, str]]) -> int | None:
@@ -303,9 +319,13 @@ def _response(parts: list[str], headers: list[tuple[str, str]], body: bytes) -> 
     if len(parts) < 2 or not _STATUS_RE.fullmatch(parts[1]):
         raise SipPeerError(f"malformed Status-Line {' '.join(parts)[:60]!r}")
     reason = parts[2] if len(parts) == 3 else ""
-    if any((ord(ch) < 32 and ch != "\t") or ord(ch) == 127 for ch in reason):
+    if _REASON_BAD_RE.search(reason):
         raise SipPeerError("control character in Reason-Phrase")
-    return SipResponse(int(parts[1]), reason, headers, body)
+    return SipResponse(int(parts[1]), reason, headers, body, canonical=True)
+
+
+_REASON_BAD_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_CALL_ID_BAD_RE = re.compile(r"[\x00-\x20]")
 
 
 def _request(start_line: str, headers: list[tuple[str, str]], body: bytes) -> SipRequest:
@@ -324,7 +344,7 @@ def _request(start_line: str, headers: list[tuple[str, str]], body: bytes) -> Si
         raise SipPeerError(f"malformed Request-URI {uri[:80]!r}")
     if scheme in SUPPORTED_SCHEMES:
         _check_uri(uri)
-    return SipRequest(method, uri, headers, body, SIP_VERSION)
+    return SipRequest(method, uri, headers, body, SIP_VERSION, canonical=True)
 
 
 _VALID_URIS: set[str] = set()
@@ -351,32 +371,44 @@ def _check_uri(uri: str) -> None:
 
 
 def _check_headers(msg: SipMessage) -> None:
-    names = [n for n, _ in msg.headers]
+    headers = msg.headers
+    names = [n for n, _ in headers]
     for name in _REQUIRED_HEADERS:
         if name not in names:
             raise SipPeerError(f"missing {name} header")
     for name in _SINGLE_HEADERS:
         if names.count(name) > 1:
             raise SipPeerError(f"more than one {name} header")
-    for name, value in msg.headers:
+    top_via: Via | None = None
+    lists: dict[str, list[str]] = {}
+    for name, value in headers:
         if name == "Via":
             for item in _split_outside_quotes(value, ","):
                 if not item.strip():
                     raise SipPeerError("empty Via element")
-                Via.parse(item)
+                via = Via.parse(item)
+                if top_via is None:
+                    top_via = via
+                    if "<" not in value:
+                        # what ``top_via`` would parse again: remember it
+                        msg._views["Via"] = (value, via)
+        elif name in _NAME_ADDR_LISTS:
+            lists.setdefault(name, []).append(value)
     call_id = msg.call_id
-    if not call_id or not call_id.isascii() or any(ord(ch) < 33 for ch in call_id):
+    if not call_id or not call_id.isascii() or _CALL_ID_BAD_RE.search(call_id):
         raise SipPeerError(f"malformed Call-ID {call_id[:60]!r}")
     _, cseq_method = msg.cseq
     if isinstance(msg, SipRequest) and cseq_method != msg.method:
         raise SipPeerError(f"CSeq method {cseq_method!r} does not match {msg.method!r}")
     for addr in (msg.from_, msg.to):
         _check_uri(addr.uri)
-    for name in _NAME_ADDR_LISTS:
-        for value in msg.get_all(name):
-            if name == "Contact" and value.strip() == "*":
-                continue
-            _check_uri(NameAddr.parse(value).uri)
+    if "Contact" in lists:
+        for contact in msg.contacts:
+            _check_uri(contact.uri)
+    for name in ("Route", "Record-Route"):
+        for value in lists.get(name, ()):
+            for item in split_list(value):
+                _check_uri(NameAddr.parse(item).uri)
     max_forwards = msg.get("Max-Forwards")
     if max_forwards is not None:
         mf = max_forwards.strip()
