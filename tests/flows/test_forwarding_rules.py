@@ -140,8 +140,10 @@ async def test_my_forwarding_api(api: Api, database: Database) -> None:
     assert saved["steps"][1]["delay"] == {"value": 3, "unit": "rings"}
     assert saved["steps"][3]["delay"] == {"value": 0, "unit": "seconds"}
     assert (await ann.get("/api/v1/me/forwarding")).json() == saved
+    r = await ann.put("/api/v1/me/forwarding", json=saved)  # a GET answer sent back as is
+    assert r.status_code == 200 and r.json() == saved
     tenant_id = (await ann.get("/api/v1/me")).json()["tenant"]["id"]
-    assert await _events(database) == [{"tenant_id": tenant_id, "employee_id": ann_id}]
+    assert await _events(database) == [{"tenant_id": tenant_id, "employee_id": ann_id}] * 2
 
     # Refused: my own extension (a loop), an extension nobody has, something not a number.
     for bad, why in (("201", "loop"), ("999", "neither"), ("call me", "neither")):

@@ -79,6 +79,7 @@ from .schemas import (
     FlowCreate,
     FlowOut,
     FlowPatch,
+    ForwardingIn,
     ForwardingOut,
     ModulesBody,
     ProblemOut,
@@ -617,10 +618,11 @@ async def get_forwarding(actor: CurrentActor, session: SessionDep) -> Forwarding
 
 @router.put("/me/forwarding", tags=["me"])
 async def put_forwarding(
-    body: ForwardingRules, actor: CurrentActor, session: SessionDep
+    body: ForwardingIn, actor: CurrentActor, session: SessionDep
 ) -> ForwardingOut:
     emp = await service.my_employee(session, actor)
-    clean = await service.save_forwarding(session, emp, body)
+    rules = ForwardingRules(enabled=body.enabled, steps=tuple(body.steps))
+    clean = await service.save_forwarding(session, emp, rules)
     return ForwardingOut(
         employee_id=emp.id, extension=emp.extension, enabled=clean.enabled, steps=list(clean.steps)
     )

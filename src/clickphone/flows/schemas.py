@@ -144,6 +144,13 @@ class TtsIn(BaseModel):
     lang: Literal["en", "ru"] = "en"
 
 
+class ForwardingIn(BaseModel):
+    """``employee_id`` and ``extension`` of a GET answer sent back are ignored."""
+
+    enabled: bool = False
+    steps: list[ForwardingStep] = Field(default_factory=list, max_length=10)
+
+
 class ForwardingOut(BaseModel):
     employee_id: int
     extension: str | None

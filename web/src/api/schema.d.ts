@@ -178,6 +178,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/callback-sites": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Sites */
+        get: operations["list_sites_api_v1_callback_sites_get"];
+        put?: never;
+        /** Create Site */
+        post: operations["create_site_api_v1_callback_sites_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/callback-sites/{site_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Site */
+        get: operations["get_site_api_v1_callback_sites__site_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete Site */
+        delete: operations["delete_site_api_v1_callback_sites__site_id__delete"];
+        options?: never;
+        head?: never;
+        /** Patch Site */
+        patch: operations["patch_site_api_v1_callback_sites__site_id__patch"];
+        trace?: never;
+    };
     "/api/v1/calls": {
         parameters: {
             query?: never;
@@ -217,6 +254,26 @@ export interface paths {
         get: operations["active_calls_api_v1_calls_active_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cabinet Callback
+         * @description "Call back" from the cabinet: your phones ring first, then the number; then bridged.
+         */
+        post: operations["cabinet_callback_api_v1_calls_callback_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -574,6 +631,203 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/flow-modules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Modules
+         * @description Module switches; modules a flow names but nobody switched yet are listed as off.
+         */
+        get: operations["get_modules_api_v1_flow_modules_get"];
+        /**
+         * Put Modules
+         * @description Switch modules on or off (the next call sees it; no graph is edited).
+         */
+        put: operations["put_modules_api_v1_flow_modules_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/flows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Flows */
+        get: operations["list_flows_api_v1_flows_get"];
+        put?: never;
+        /** Create Flow */
+        post: operations["create_flow_api_v1_flows_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/flows/{flow_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Flow */
+        get: operations["get_flow_api_v1_flows__flow_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete Flow */
+        delete: operations["delete_flow_api_v1_flows__flow_id__delete"];
+        options?: never;
+        head?: never;
+        /** Patch Flow */
+        patch: operations["patch_flow_api_v1_flows__flow_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/flows/{flow_id}/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Put Attachments
+         * @description What the flow answers: virtual numbers, employees, departments (replaces the list).
+         */
+        put: operations["put_attachments_api_v1_flows__flow_id__attachments_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/flows/{flow_id}/draft": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Save Draft
+         * @description Save the draft (even with problems); the answer lists them, named on their nodes.
+         */
+        put: operations["save_draft_api_v1_flows__flow_id__draft_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/flows/{flow_id}/publish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish Flow
+         * @description Publish the draft as a new version (refused with every problem when it has errors);
+         *     the next call uses it.
+         */
+        post: operations["publish_flow_api_v1_flows__flow_id__publish_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/flows/{flow_id}/simulate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Simulate Flow
+         * @description Walk the flow as a test call at ``at`` with the keys in ``digits``; the path to
+         *     highlight, the trace and where the call ends.
+         */
+        post: operations["simulate_flow_api_v1_flows__flow_id__simulate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/flows/{flow_id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Versions */
+        get: operations["list_versions_api_v1_flows__flow_id__versions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/flows/{flow_id}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Version */
+        get: operations["get_version_api_v1_flows__flow_id__versions__version__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/flows/{flow_id}/versions/{version}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rollback Version
+         * @description Make version ``version`` live again, as a new version number (history is kept).
+         */
+        post: operations["rollback_version_api_v1_flows__flow_id__versions__version__rollback_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/health": {
         parameters: {
             query?: never;
@@ -648,6 +902,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/forwarding": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Forwarding
+         * @description My forwarding: an ordered chain of numbers or extensions, each after a delay (the first
+         *     delay is how long my own phones ring first; 0 forwards immediately).
+         */
+        get: operations["get_forwarding_api_v1_me_forwarding_get"];
+        /** Put Forwarding */
+        put: operations["put_forwarding_api_v1_me_forwarding_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me/numbers": {
         parameters: {
             query?: never;
@@ -682,6 +958,80 @@ export interface paths {
          * @description Change the password; signs out every other browser session.
          */
         post: operations["change_password_api_v1_me_password_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Notifications */
+        get: operations["list_notifications_api_v1_notifications_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark All Read
+         * @description Mark the given (or all) notifications read; answers the remaining unread count.
+         */
+        post: operations["mark_all_read_api_v1_notifications_read_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/unread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Unread Notifications
+         * @description How many unread notifications the user has (the cabinet header's badge).
+         */
+        get: operations["unread_notifications_api_v1_notifications_unread_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/{notification_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark Read */
+        post: operations["mark_read_api_v1_notifications__notification_id__read_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -778,6 +1128,87 @@ export interface paths {
         /** Set My Caller Id */
         put: operations["set_my_caller_id_api_v1_phone_settings_me_put"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/prompts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Prompts */
+        get: operations["list_prompts_api_v1_prompts_get"];
+        put?: never;
+        /**
+         * Create Prompt
+         * @description Upload a prompt (WAV, MP3, OGG, WebM/Opus from the browser's recorder) or render text
+         *     with espeak-ng. The audio is checked (format, 0.3 s–5 min, ≤ 20 MB, not silent, not
+         *     clipped) and stored as a level-normalised 8 kHz mono WAV.
+         */
+        post: operations["create_prompt_api_v1_prompts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/prompts/{prompt_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Prompt */
+        get: operations["get_prompt_api_v1_prompts__prompt_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete Prompt */
+        delete: operations["delete_prompt_api_v1_prompts__prompt_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/prompts/{prompt_id}/audio": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prompt Audio
+         * @description The prompt as calls play it: an 8 kHz mono WAV.
+         */
+        get: operations["prompt_audio_api_v1_prompts__prompt_id__audio_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/public/callback/{site_key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Public Callback
+         * @description A website visitor asks to be called back (the widget posts here; no sign-in).
+         */
+        post: operations["public_callback_api_v1_public_callback__site_key__post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1003,6 +1434,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/stats/countries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * By Country
+         * @description External calls by country (whole UTC days): the callee's country for outgoing calls,
+         *     the caller's for incoming ones.
+         */
+        get: operations["by_country_api_v1_stats_countries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/stats/departments": {
         parameters: {
             query?: never;
@@ -1060,6 +1512,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/stats/lines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * By Line
+         * @description Calls by line (whole UTC days): the virtual number or trunk they came in on or went
+         *     out through.
+         */
+        get: operations["by_line_api_v1_stats_lines_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/stats/load": {
         parameters: {
             query?: never;
@@ -1073,6 +1546,29 @@ export interface paths {
          *     most 2 days, hour steps 31 days).
          */
         get: operations["load_api_v1_stats_load_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats/service-report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Service Report
+         * @description Services used per day or calendar month (UTC) of the period, with totals: calls by
+         *     direction with answered/missed and minutes, recordings made; plus what the company holds
+         *     now (numbers by type with their monthly fees, recordings kept and their size). Day steps
+         *     cover at most 92 days.
+         */
+        get: operations["service_report_api_v1_stats_service_report_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1327,7 +1823,11 @@ export interface paths {
         /** List Trunks */
         get: operations["list_trunks_api_v1_trunks_get"];
         put?: never;
-        /** Create Trunk */
+        /**
+         * Create Trunk
+         * @description Operator staff add a carrier trunk. The password is stored encrypted and never
+         *     returned (``has_password`` tells whether one is set).
+         */
         post: operations["create_trunk_api_v1_trunks_post"];
         delete?: never;
         options?: never;
@@ -1411,6 +1911,28 @@ export interface components {
             items: components["schemas"]["ActiveCallOut"][];
             /** Total */
             total: number;
+        };
+        /** AttachmentIn */
+        AttachmentIn: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "number" | "employee" | "department";
+            /** Target Id */
+            target_id: number;
+        };
+        /** AttachmentOut */
+        AttachmentOut: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "number" | "employee" | "department";
+            /** Label */
+            label: string;
+            /** Target Id */
+            target_id: number;
         };
         /** AuthOptions */
         AuthOptions: {
@@ -1557,6 +2079,21 @@ export interface components {
             departments: components["schemas"]["DepartmentCounts"][];
             totals: components["schemas"]["CallCounts"];
         };
+        /** CallbackIn */
+        CallbackIn: {
+            /** Number */
+            number: string;
+        };
+        /** CallbackOut */
+        CallbackOut: {
+            /** Call Id */
+            call_id: string;
+            /**
+             * Number
+             * @description the number as ClickPhone calls it (E.164)
+             */
+            number: string;
+        };
         /** CompanySignup */
         CompanySignup: {
             /** Company Name */
@@ -1682,6 +2219,61 @@ export interface components {
             /** Numbers */
             numbers?: components["schemas"]["ContactNumberIn"][] | null;
         };
+        /** CountryRow */
+        CountryRow: {
+            /**
+             * Answered
+             * @default 0
+             */
+            answered: number;
+            /**
+             * Avg Ring Seconds
+             * @default 0
+             */
+            avg_ring_seconds: number;
+            /**
+             * Avg Talk Seconds
+             * @default 0
+             */
+            avg_talk_seconds: number;
+            /**
+             * Busy
+             * @default 0
+             */
+            busy: number;
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Cancelled
+             * @default 0
+             */
+            cancelled: number;
+            /** Country */
+            country: string;
+            /**
+             * Failed
+             * @default 0
+             */
+            failed: number;
+            /**
+             * Missed
+             * @default 0
+             */
+            missed: number;
+            /**
+             * Missed Rate
+             * @default 0
+             */
+            missed_rate: number;
+            /**
+             * Talk Seconds
+             * @default 0
+             */
+            talk_seconds: number;
+        };
         /** DecisionIn */
         DecisionIn: {
             /**
@@ -1744,6 +2336,11 @@ export interface components {
              * @default
              */
             description: string;
+            /**
+             * Extension
+             * @description a number to dial the department by (not an employee's extension)
+             */
+            extension?: string | null;
             /** Name */
             name: string;
             /**
@@ -1761,6 +2358,8 @@ export interface components {
             created_at: string;
             /** Description */
             description: string;
+            /** Extension */
+            extension?: string | null;
             /** Id */
             id: number;
             /** Name */
@@ -1772,6 +2371,11 @@ export interface components {
         DepartmentPatch: {
             /** Description */
             description?: string | null;
+            /**
+             * Extension
+             * @description null removes it
+             */
+            extension?: string | null;
             /** Name */
             name?: string | null;
         };
@@ -2004,6 +2608,48 @@ export interface components {
              */
             talk_seconds: number;
         };
+        /** DraftIn */
+        DraftIn: {
+            /**
+             * Graph
+             * @description a flow graph (see the FlowGraph schema)
+             */
+            graph: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * Duration
+         * @description A wait given in seconds or in rings (one ring is :data:`SECONDS_PER_RING` seconds).
+         */
+        Duration: {
+            /**
+             * Unit
+             * @default seconds
+             * @enum {string}
+             */
+            unit: "seconds" | "rings";
+            /** Value */
+            value: number;
+        };
+        /** Edge */
+        Edge: {
+            /** Output */
+            output: string;
+            /** Source */
+            source: string;
+            /** Target */
+            target: string;
+        };
+        /** EdgeRef */
+        EdgeRef: {
+            /** Output */
+            output: string;
+            /** Source */
+            source: string;
+            /** Target */
+            target: string;
+        };
         /** EmployeeCreated */
         EmployeeCreated: {
             /**
@@ -2213,6 +2859,152 @@ export interface components {
             /** Message */
             message: string;
         };
+        /** FlowCreate */
+        FlowCreate: {
+            /**
+             * Graph
+             * @description initial draft (a flow graph); default: start → hang up
+             */
+            graph?: {
+                [key: string]: unknown;
+            } | null;
+            /** Name */
+            name: string;
+            /**
+             * Tenant Id
+             * @description operator staff only
+             */
+            tenant_id?: number | null;
+        };
+        /**
+         * FlowGraph
+         * @description One version of a call flow.
+         */
+        FlowGraph: {
+            /**
+             * Edges
+             * @default []
+             */
+            edges: components["schemas"]["Edge"][];
+            /**
+             * Nodes
+             * @default []
+             */
+            nodes: (components["schemas"]["StartNode"] | components["schemas"]["TimeConditionNode"] | components["schemas"]["PlayNode"] | components["schemas"]["IvrMenuNode"] | components["schemas"]["RingGroupNode"] | components["schemas"]["ForwardNode"] | components["schemas"]["QueueNode"] | components["schemas"]["VoicemailNode"] | components["schemas"]["HangupNode"] | components["schemas"]["ModuleSwitchNode"])[];
+            /**
+             * Schema Version
+             * @default 1
+             * @constant
+             */
+            schema_version: 1;
+            /**
+             * Version
+             * @default 1
+             */
+            version: number;
+        };
+        /** FlowOut */
+        FlowOut: {
+            /** Attachments */
+            attachments: components["schemas"]["AttachmentOut"][];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            draft: components["schemas"]["FlowGraph"];
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Problems */
+            problems: components["schemas"]["ProblemOut"][];
+            /** Published Version */
+            published_version: number | null;
+            /** Tenant Id */
+            tenant_id: number;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** FlowPatch */
+        FlowPatch: {
+            /** Name */
+            name?: string | null;
+        };
+        /**
+         * ForwardNode
+         * @description Forwards to an E.164 number or an extension, immediately or after a delay.
+         */
+        ForwardNode: {
+            delay?: components["schemas"]["Duration"];
+            /**
+             * Destination
+             * @default
+             */
+            destination: string;
+            /** Id */
+            id: string;
+            /**
+             * Label
+             * @default
+             */
+            label: string;
+            position?: components["schemas"]["Position"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "forward";
+        };
+        /**
+         * ForwardingIn
+         * @description ``employee_id`` and ``extension`` of a GET answer sent back are ignored.
+         */
+        ForwardingIn: {
+            /**
+             * Enabled
+             * @default false
+             */
+            enabled: boolean;
+            /** Steps */
+            steps?: components["schemas"]["ForwardingStep"][];
+        };
+        /** ForwardingOut */
+        ForwardingOut: {
+            /** Employee Id */
+            employee_id: number;
+            /** Enabled */
+            enabled: boolean;
+            /** Extension */
+            extension: string | null;
+            /** Steps */
+            steps: components["schemas"]["ForwardingStep"][];
+        };
+        /** ForwardingStep */
+        ForwardingStep: {
+            delay?: components["schemas"]["Duration"];
+            /** Destination */
+            destination: string;
+        };
+        /** HangupNode */
+        HangupNode: {
+            /** Id */
+            id: string;
+            /**
+             * Label
+             * @default
+             */
+            label: string;
+            position?: components["schemas"]["Position"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "hangup";
+        };
         /** IndividualSignup */
         IndividualSignup: {
             /**
@@ -2230,6 +3022,109 @@ export interface components {
             /** Password */
             password: string;
         };
+        /**
+         * IvrChoice
+         * @description A key the caller may press and the output it leads to (several keys may share one).
+         */
+        IvrChoice: {
+            /** Digit */
+            digit: string;
+            /** Output */
+            output: string;
+        };
+        /**
+         * IvrMenuNode
+         * @description Plays its prompt while collecting one key.
+         *
+         *     A wrong key or silence replays the menu up to ``repeats`` more times; after that the call
+         *     takes the ``invalid`` or ``timeout`` output (and hangs up if it is not wired).
+         */
+        IvrMenuNode: {
+            /**
+             * Choices
+             * @default []
+             */
+            choices: components["schemas"]["IvrChoice"][];
+            /** Id */
+            id: string;
+            /**
+             * Label
+             * @default
+             */
+            label: string;
+            position?: components["schemas"]["Position"] | null;
+            prompt?: components["schemas"]["Prompt"];
+            /**
+             * Repeats
+             * @default 2
+             */
+            repeats: number;
+            /**
+             * Timeout
+             * @default 5
+             */
+            timeout: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "ivr_menu";
+        };
+        /** LineRow */
+        LineRow: {
+            /**
+             * Answered
+             * @default 0
+             */
+            answered: number;
+            /**
+             * Avg Ring Seconds
+             * @default 0
+             */
+            avg_ring_seconds: number;
+            /**
+             * Avg Talk Seconds
+             * @default 0
+             */
+            avg_talk_seconds: number;
+            /**
+             * Busy
+             * @default 0
+             */
+            busy: number;
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Cancelled
+             * @default 0
+             */
+            cancelled: number;
+            /**
+             * Failed
+             * @default 0
+             */
+            failed: number;
+            /** Line */
+            line: string;
+            /**
+             * Missed
+             * @default 0
+             */
+            missed: number;
+            /**
+             * Missed Rate
+             * @default 0
+             */
+            missed_rate: number;
+            /**
+             * Talk Seconds
+             * @default 0
+             */
+            talk_seconds: number;
+        };
         /** LiveRecordingOut */
         LiveRecordingOut: {
             /** Recordings */
@@ -2245,10 +3140,49 @@ export interface components {
             /** Max Concurrent */
             max_concurrent: number;
         };
+        /** MarkReadIn */
+        MarkReadIn: {
+            /**
+             * Ids
+             * @description these only; empty: all
+             */
+            ids?: number[] | null;
+        };
         /** MeOut */
         MeOut: {
             tenant: components["schemas"]["TenantOut"] | null;
             user: components["schemas"]["UserOut"];
+        };
+        /**
+         * ModuleSwitchNode
+         * @description Branches on a module flag switched in the cabinet (a flag never set counts as off).
+         */
+        ModuleSwitchNode: {
+            /** Id */
+            id: string;
+            /**
+             * Label
+             * @default
+             */
+            label: string;
+            /**
+             * Module
+             * @default
+             */
+            module: string;
+            position?: components["schemas"]["Position"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "module_switch";
+        };
+        /** ModulesBody */
+        ModulesBody: {
+            /** Modules */
+            modules: {
+                [key: string]: boolean;
+            };
         };
         /** MyNumbersOut */
         MyNumbersOut: {
@@ -2258,6 +3192,44 @@ export interface components {
             extension: string | null;
             /** Virtual Numbers */
             virtual_numbers: components["schemas"]["NumberBrief"][];
+        };
+        /** NotificationOut */
+        NotificationOut: {
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** Read At */
+            read_at: string | null;
+            /** Title */
+            title: string;
+        };
+        /** NotificationPageOut */
+        NotificationPageOut: {
+            /** Items */
+            items: components["schemas"]["NotificationOut"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+            /**
+             * Unread
+             * @description the user's unread notifications in all
+             */
+            unread: number;
         };
         /** NumberBrief */
         NumberBrief: {
@@ -2329,6 +3301,11 @@ export interface components {
             e164: string;
             /** Employee Id */
             employee_id: number | null;
+            /**
+             * Expires At
+             * @description a temporary number ends then
+             */
+            expires_at?: string | null;
             /** Id */
             id: number;
             /** Label */
@@ -2401,6 +3378,17 @@ export interface components {
             /** Talk Seconds */
             talk_seconds: number;
         };
+        /** NumbersHeldOut */
+        NumbersHeldOut: {
+            /** Count */
+            count: number;
+            /** Currency */
+            currency: string;
+            /** Monthly Fee */
+            monthly_fee: number;
+            /** Number Type */
+            number_type: string;
+        };
         /** OrderIn */
         OrderIn: {
             /**
@@ -2435,6 +3423,11 @@ export interface components {
             created_at: string;
             /** Currency */
             currency: string;
+            /**
+             * Customer Number
+             * @description the customer's account number
+             */
+            customer_number?: string | null;
             /** Decided At */
             decided_at: string | null;
             /** Decision Note */
@@ -2451,6 +3444,11 @@ export interface components {
             kind: string;
             /** Monthly Fee */
             monthly_fee: number;
+            /**
+             * Number E164
+             * @description the ordered number
+             */
+            number_e164?: string | null;
             /** Number Id */
             number_id: number | null;
             /** Setup Fee */
@@ -2517,6 +3515,17 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** PageOut[FlowOut] */
+        PageOut_FlowOut_: {
+            /** Items */
+            items: components["schemas"]["FlowOut"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
         /** PageOut[NumberOut] */
         PageOut_NumberOut_: {
             /** Items */
@@ -2532,6 +3541,17 @@ export interface components {
         PageOut_OrderOut_: {
             /** Items */
             items: components["schemas"]["OrderOut"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
+        /** PageOut[PromptOut] */
+        PageOut_PromptOut_: {
+            /** Items */
+            items: components["schemas"]["PromptOut"][];
             /** Limit */
             limit: number;
             /** Offset */
@@ -2572,6 +3592,17 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** PageOut[VersionOut] */
+        PageOut_VersionOut_: {
+            /** Items */
+            items: components["schemas"]["VersionOut"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
         /** PasswordChange */
         PasswordChange: {
             /** Current Password */
@@ -2602,6 +3633,54 @@ export interface components {
             /** Tenant Id */
             tenant_id: number;
         };
+        /** PlayNode */
+        PlayNode: {
+            /** Id */
+            id: string;
+            /**
+             * Label
+             * @default
+             */
+            label: string;
+            position?: components["schemas"]["Position"] | null;
+            prompt?: components["schemas"]["Prompt"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "play";
+        };
+        /**
+         * Position
+         * @description Where the editor draws the node; the engine ignores it.
+         */
+        Position: {
+            /**
+             * X
+             * @default 0
+             */
+            x: number;
+            /**
+             * Y
+             * @default 0
+             */
+            y: number;
+        };
+        /** ProblemOut */
+        ProblemOut: {
+            /** Code */
+            code: string;
+            edge?: components["schemas"]["EdgeRef"] | null;
+            /** Message */
+            message: string;
+            /** Node Id */
+            node_id?: string | null;
+            /**
+             * Severity
+             * @enum {string}
+             */
+            severity: "error" | "warning";
+        };
         /** ProfilePatch */
         ProfilePatch: {
             /** Email */
@@ -2612,6 +3691,92 @@ export interface components {
             nickname?: string | null;
             /** Position */
             position?: string | null;
+        };
+        /**
+         * Prompt
+         * @description Audio to play: an uploaded/recorded prompt reference, or text for text-to-speech.
+         *
+         *     When both are set the audio wins; the text is then only its transcript.
+         */
+        Prompt: {
+            /** Audio */
+            audio?: string | null;
+            /** Text */
+            text?: string | null;
+        };
+        /** PromptOut */
+        PromptOut: {
+            /**
+             * Audio Url
+             * @default
+             */
+            audio_url: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Duration Seconds */
+            duration_seconds: number;
+            /** Id */
+            id: string;
+            /** Lang */
+            lang: string;
+            /** Name */
+            name: string;
+            /** Original Filename */
+            original_filename: string;
+            /** Original Format */
+            original_format: string;
+            /** Size Bytes */
+            size_bytes: number;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "upload" | "recorded" | "tts";
+            /** Tenant Id */
+            tenant_id: number;
+            /** Text */
+            text: string;
+        };
+        /**
+         * QueueNode
+         * @description Holds the caller with music until an agent answers or ``max_wait`` passes (overflow).
+         */
+        QueueNode: {
+            /**
+             * Announce Position
+             * @default false
+             */
+            announce_position: boolean;
+            /** Department Id */
+            department_id?: number | null;
+            /**
+             * Employee Ids
+             * @default []
+             */
+            employee_ids: number[];
+            /** Id */
+            id: string;
+            /**
+             * Label
+             * @default
+             */
+            label: string;
+            /**
+             * Max Wait
+             * @default 300
+             */
+            max_wait: number;
+            /** Music */
+            music?: string | null;
+            position?: components["schemas"]["Position"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "queue";
         };
         /** RecordingOut */
         RecordingOut: {
@@ -2733,6 +3898,40 @@ export interface components {
             /** Email */
             email: string;
         };
+        /**
+         * RingGroupNode
+         * @description Rings employees (or a department's members). ``answered`` ends the flow: the call is
+         *     bridged; ``busy`` falls back to ``no_answer`` when it is not wired.
+         */
+        RingGroupNode: {
+            /** Department Id */
+            department_id?: number | null;
+            /**
+             * Employee Ids
+             * @default []
+             */
+            employee_ids: number[];
+            /** Id */
+            id: string;
+            /**
+             * Label
+             * @default
+             */
+            label: string;
+            position?: components["schemas"]["Position"] | null;
+            ring_time?: components["schemas"]["Duration"];
+            /**
+             * Strategy
+             * @default all
+             * @enum {string}
+             */
+            strategy: "all" | "in_order" | "round_robin" | "least_recent";
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "ring_group";
+        };
         /** RuleIn */
         RuleIn: {
             /** Employee Id */
@@ -2819,6 +4018,65 @@ export interface components {
              */
             talk_seconds: number;
         };
+        /** ServiceCallsOut */
+        ServiceCallsOut: {
+            /**
+             * Answered
+             * @default 0
+             */
+            answered: number;
+            /**
+             * Calls
+             * @default 0
+             */
+            calls: number;
+            /**
+             * Minutes
+             * @default 0
+             */
+            minutes: number;
+            /**
+             * Missed
+             * @default 0
+             */
+            missed: number;
+        };
+        /** ServicePeriodOut */
+        ServicePeriodOut: {
+            /** Calls */
+            calls: number;
+            incoming: components["schemas"]["ServiceCallsOut"];
+            internal: components["schemas"]["ServiceCallsOut"];
+            /** Minutes */
+            minutes: number;
+            outgoing: components["schemas"]["ServiceCallsOut"];
+            /**
+             * Period
+             * Format: date
+             */
+            period: string;
+            /** Recording Bytes */
+            recording_bytes: number;
+            /** Recordings */
+            recordings: number;
+        };
+        /** ServiceReportOut */
+        ServiceReportOut: {
+            /** Numbers */
+            numbers: components["schemas"]["NumbersHeldOut"][];
+            /** Periods */
+            periods: components["schemas"]["ServicePeriodOut"][];
+            /** Recordings Stored */
+            recordings_stored: number;
+            /** Recordings Stored Bytes */
+            recordings_stored_bytes: number;
+            /**
+             * Step
+             * @enum {string}
+             */
+            step: "day" | "month";
+            totals: components["schemas"]["ServicePeriodOut"];
+        };
         /** SessionOut */
         SessionOut: {
             /** Csrf Token */
@@ -2832,6 +4090,168 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+        };
+        /** SimulateIn */
+        SimulateIn: {
+            /**
+             * At
+             * Format: date-time
+             * @description when the test call happens (naive = UTC)
+             */
+            at: string;
+            /**
+             * Caller
+             * @default
+             */
+            caller: string;
+            /**
+             * Digits
+             * @description keys pressed at successive IVR menus; '-' or ' ' is silence
+             * @default
+             */
+            digits: string;
+            /**
+             * Graph
+             * @description default: the saved draft
+             */
+            graph?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Modules
+             * @description module switches for this run; default: the company's
+             */
+            modules?: {
+                [key: string]: boolean;
+            } | null;
+            /**
+             * Outcomes
+             * @description per ring group / forward / queue node id; default no answer
+             */
+            outcomes?: {
+                [key: string]: "answered" | "no_answer" | "busy" | "failed" | "overflow";
+            };
+        };
+        /** SimulateOut */
+        SimulateOut: {
+            /**
+             * Action
+             * @description the final instruction: {type: hangup|voicemail|done|..., ...fields}
+             */
+            action: {
+                [key: string]: unknown;
+            };
+            /** Path */
+            path: string[];
+            /** Trace */
+            trace: components["schemas"]["TraceOut"][];
+        };
+        /** SiteIn */
+        SiteIn: {
+            /**
+             * Allowed Origins
+             * @description origins allowed to embed the widget (https://shop.example); empty: any
+             */
+            allowed_origins?: string[];
+            /**
+             * Department Id
+             * @description ... or this department
+             */
+            department_id?: number | null;
+            /**
+             * Employee Id
+             * @description ring this employee first ...
+             */
+            employee_id?: number | null;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Name */
+            name: string;
+            /**
+             * Per Number Hourly
+             * @description calls per visitor number per hour
+             * @default 3
+             */
+            per_number_hourly: number;
+            /**
+             * Per Site Hourly
+             * @description calls per hour from the site
+             * @default 60
+             */
+            per_site_hourly: number;
+            /**
+             * Tenant Id
+             * @description operator staff: the company
+             */
+            tenant_id?: number | null;
+        };
+        /** SiteOut */
+        SiteOut: {
+            /** Allowed Origins */
+            allowed_origins: string[];
+            /** Department Id */
+            department_id: number | null;
+            /** Employee Id */
+            employee_id: number | null;
+            /** Enabled */
+            enabled: boolean;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Per Number Hourly */
+            per_number_hourly: number;
+            /** Per Site Hourly */
+            per_site_hourly: number;
+            /** Public Key */
+            public_key: string;
+            /** Tenant Id */
+            tenant_id: number;
+        };
+        /** SitePatch */
+        SitePatch: {
+            /** Allowed Origins */
+            allowed_origins?: string[] | null;
+            /** Department Id */
+            department_id?: number | null;
+            /** Employee Id */
+            employee_id?: number | null;
+            /** Enabled */
+            enabled?: boolean | null;
+            /** Name */
+            name?: string | null;
+            /** Per Number Hourly */
+            per_number_hourly?: number | null;
+            /** Per Site Hourly */
+            per_site_hourly?: number | null;
+            /**
+             * Rotate Key
+             * @description issue a new public key (the old one stops)
+             * @default false
+             */
+            rotate_key: boolean;
+        };
+        /**
+         * StartNode
+         * @description The entry: where every call begins.
+         */
+        StartNode: {
+            /** Id */
+            id: string;
+            /**
+             * Label
+             * @default
+             */
+            label: string;
+            position?: components["schemas"]["Position"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "start";
         };
         /** StoreNumberOut */
         StoreNumberOut: {
@@ -2894,6 +4314,49 @@ export interface components {
         TenantPatch: {
             /** Name */
             name: string;
+        };
+        /**
+         * TimeConditionNode
+         * @description Business hours per weekday, holiday dates (closed all day), in an IANA timezone.
+         */
+        TimeConditionNode: {
+            /**
+             * Holidays
+             * @default []
+             */
+            holidays: string[];
+            /** Hours */
+            hours?: {
+                [key: string]: components["schemas"]["TimeRange"][];
+            };
+            /** Id */
+            id: string;
+            /**
+             * Label
+             * @default
+             */
+            label: string;
+            position?: components["schemas"]["Position"] | null;
+            /**
+             * Timezone
+             * @default UTC
+             */
+            timezone: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "time_condition";
+        };
+        /**
+         * TimeRange
+         * @description Local ``"HH:MM"`` times: ``start`` inclusive, ``end`` exclusive (may be ``"24:00"``).
+         */
+        TimeRange: {
+            /** End */
+            end: string;
+            /** Start */
+            start: string;
         };
         /** TokenCreate */
         TokenCreate: {
@@ -2996,11 +4459,32 @@ export interface components {
              */
             talk_seconds: number;
         };
+        /** TraceOut */
+        TraceOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Detail */
+            detail?: string | null;
+            /** Kind */
+            kind: string;
+            /** Node Id */
+            node_id: string;
+            /** Node Type */
+            node_type: string;
+            /** Output */
+            output: string | null;
+        };
         /** TrunkIn */
         TrunkIn: {
             /** Allowed Addresses */
             allowed_addresses?: string[] | null;
-            /** Codecs */
+            /**
+             * Codecs
+             * @description codecs the carrier accepts, in preference order (PCMA, PCMU, G722, opus, telephone-event, ...); empty: whatever the caller offers
+             */
             codecs?: string[] | null;
             /** Enabled */
             enabled?: boolean | null;
@@ -3110,7 +4594,10 @@ export interface components {
         TrunkPatch: {
             /** Allowed Addresses */
             allowed_addresses?: string[] | null;
-            /** Codecs */
+            /**
+             * Codecs
+             * @description codecs the carrier accepts, in preference order (PCMA, PCMU, G722, opus, telephone-event, ...); empty: whatever the caller offers
+             */
             codecs?: string[] | null;
             /** Enabled */
             enabled?: boolean | null;
@@ -3166,6 +4653,11 @@ export interface components {
             /** Trunk Id */
             trunk_id: number;
         };
+        /** UnreadOut */
+        UnreadOut: {
+            /** Unread */
+            unread: number;
+        };
         /** UsageOut */
         UsageOut: {
             /** By Employee */
@@ -3217,6 +4709,86 @@ export interface components {
             role: string;
             /** Tenant Id */
             tenant_id: number | null;
+        };
+        /** VersionDetail */
+        VersionDetail: {
+            /**
+             * Current
+             * @default false
+             */
+            current: boolean;
+            /** Flow Id */
+            flow_id: number;
+            graph: components["schemas"]["FlowGraph"];
+            /**
+             * Published At
+             * Format: date-time
+             */
+            published_at: string;
+            /** Published By */
+            published_by: number | null;
+            /**
+             * Published By Name
+             * @default
+             */
+            published_by_name: string;
+            /** Rollback Of */
+            rollback_of: number | null;
+            /** Version */
+            version: number;
+        };
+        /** VersionOut */
+        VersionOut: {
+            /**
+             * Current
+             * @default false
+             */
+            current: boolean;
+            /** Flow Id */
+            flow_id: number;
+            /**
+             * Published At
+             * Format: date-time
+             */
+            published_at: string;
+            /** Published By */
+            published_by: number | null;
+            /**
+             * Published By Name
+             * @default
+             */
+            published_by_name: string;
+            /** Rollback Of */
+            rollback_of: number | null;
+            /** Version */
+            version: number;
+        };
+        /** VoicemailNode */
+        VoicemailNode: {
+            /**
+             * Emails
+             * @default []
+             */
+            emails: string[];
+            greeting?: components["schemas"]["Prompt"];
+            /** Id */
+            id: string;
+            /**
+             * Label
+             * @default
+             */
+            label: string;
+            /**
+             * Notify Email
+             * @default false
+             */
+            notify_email: boolean;
+            position?: components["schemas"]["Position"] | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "voicemail";
         };
         /** ShareIn */
         clickphone__directory__sharing__ShareIn: {
@@ -3852,6 +5424,298 @@ export interface operations {
             };
         };
     };
+    list_sites_api_v1_callback_sites_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SiteOut"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_site_api_v1_callback_sites_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SiteIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SiteOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_site_api_v1_callback_sites__site_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                site_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SiteOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_site_api_v1_callback_sites__site_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                site_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    patch_site_api_v1_callback_sites__site_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                site_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SitePatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SiteOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     call_log_api_v1_calls_get: {
         parameters: {
             query?: {
@@ -3970,6 +5834,84 @@ export interface operations {
             };
             /** @description validation failed; details.fields names fields */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    cabinet_callback_api_v1_calls_callback_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CallbackIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallbackOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description origin not allowed, or the number is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such (enabled) widget */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not a phone number */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description callback_limited: hourly limit reached */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description callback_unavailable: calls cannot be placed */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5856,6 +7798,858 @@ export interface operations {
             };
         };
     };
+    get_modules_api_v1_flow_modules_get: {
+        parameters: {
+            query?: {
+                /** @description operator staff only */
+                tenant_id?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModulesBody"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    put_modules_api_v1_flow_modules_put: {
+        parameters: {
+            query?: {
+                /** @description operator staff only */
+                tenant_id?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModulesBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModulesBody"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_flows_api_v1_flows_get: {
+        parameters: {
+            query?: {
+                /** @description page size */
+                limit?: number;
+                /** @description rows to skip */
+                offset?: number;
+                /** @description search text */
+                q?: string | null;
+                /** @description field to sort by; '-field' descending */
+                sort?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOut_FlowOut_"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_flow_api_v1_flows_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FlowCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_flow_api_v1_flows__flow_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_flow_api_v1_flows__flow_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    patch_flow_api_v1_flows__flow_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FlowPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    put_attachments_api_v1_flows__flow_id__attachments_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AttachmentIn"][];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttachmentOut"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    save_draft_api_v1_flows__flow_id__draft_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DraftIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlowOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    publish_flow_api_v1_flows__flow_id__publish_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionDetail"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    simulate_flow_api_v1_flows__flow_id__simulate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SimulateIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimulateOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_versions_api_v1_flows__flow_id__versions_get: {
+        parameters: {
+            query?: {
+                /** @description page size */
+                limit?: number;
+                /** @description rows to skip */
+                offset?: number;
+                /** @description search text */
+                q?: string | null;
+                /** @description field to sort by; '-field' descending */
+                sort?: string | null;
+            };
+            header?: never;
+            path: {
+                flow_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOut_VersionOut_"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_version_api_v1_flows__flow_id__versions__version__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: number;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionDetail"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    rollback_version_api_v1_flows__flow_id__versions__version__rollback_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flow_id: number;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionDetail"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     health_api_v1_health_get: {
         parameters: {
             query?: never;
@@ -6231,6 +9025,122 @@ export interface operations {
             };
         };
     };
+    get_forwarding_api_v1_me_forwarding_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForwardingOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    put_forwarding_api_v1_me_forwarding_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ForwardingIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForwardingOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     my_numbers_api_v1_me_numbers_get: {
         parameters: {
             query?: never;
@@ -6306,6 +9216,247 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_notifications_api_v1_notifications_get: {
+        parameters: {
+            query?: {
+                /** @description unread ones only */
+                unread?: boolean;
+                /** @description page size */
+                limit?: number;
+                /** @description rows to skip */
+                offset?: number;
+                /** @description search text */
+                q?: string | null;
+                /** @description field to sort by; '-field' descending */
+                sort?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPageOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    mark_all_read_api_v1_notifications_read_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MarkReadIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    unread_notifications_api_v1_notifications_unread_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    mark_read_api_v1_notifications__notification_id__read_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                notification_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationOut"];
+                };
             };
             /** @description not signed in */
             401: {
@@ -6937,6 +10088,396 @@ export interface operations {
             };
         };
     };
+    list_prompts_api_v1_prompts_get: {
+        parameters: {
+            query?: {
+                /** @description page size */
+                limit?: number;
+                /** @description rows to skip */
+                offset?: number;
+                /** @description search text */
+                q?: string | null;
+                /** @description field to sort by; '-field' descending */
+                sort?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageOut_PromptOut_"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_prompt_api_v1_prompts_post: {
+        parameters: {
+            query?: {
+                /** @description operator staff only */
+                tenant_id?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    lang?: "en" | "ru";
+                    name: string;
+                    text: string;
+                };
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file: string;
+                    name: string;
+                    /** @enum {string} */
+                    source?: "upload" | "recorded";
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromptOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_prompt_api_v1_prompts__prompt_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                prompt_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromptOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_prompt_api_v1_prompts__prompt_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                prompt_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    prompt_audio_api_v1_prompts__prompt_id__audio_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                prompt_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    public_callback_api_v1_public_callback__site_key__post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                site_key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CallbackIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallbackOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description origin not allowed, or the number is refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description no such (enabled) widget */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not a phone number */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description callback_limited: hourly limit reached */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description callback_unavailable: calls cannot be placed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     list_recordings_api_v1_recordings_get: {
         parameters: {
             query?: {
@@ -7305,7 +10846,9 @@ export interface operations {
             query?: {
                 download?: boolean;
             };
-            header?: never;
+            header?: {
+                range?: string | null;
+            };
             path: {
                 token: string;
             };
@@ -7477,7 +11020,9 @@ export interface operations {
             query?: {
                 download?: boolean;
             };
-            header?: never;
+            header?: {
+                range?: string | null;
+            };
             path: {
                 recording_id: string;
             };
@@ -7721,6 +11266,67 @@ export interface operations {
             };
         };
     };
+    by_country_api_v1_stats_countries_get: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+                tenant_id?: number | null;
+                direction?: ("internal" | "incoming" | "outgoing") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CountryRow"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     by_department_api_v1_stats_departments_get: {
         parameters: {
             query?: {
@@ -7904,6 +11510,67 @@ export interface operations {
             };
         };
     };
+    by_line_api_v1_stats_lines_get: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+                tenant_id?: number | null;
+                direction?: ("internal" | "incoming" | "outgoing") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LineRow"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     load_api_v1_stats_load_get: {
         parameters: {
             query?: {
@@ -7926,6 +11593,68 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LoadPoint"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    service_report_api_v1_stats_service_report_get: {
+        parameters: {
+            query?: {
+                step?: "day" | "month";
+                from?: string | null;
+                to?: string | null;
+                tenant_id?: number | null;
+                direction?: ("internal" | "incoming" | "outgoing") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceReportOut"];
                 };
             };
             /** @description not signed in */
