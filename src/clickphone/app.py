@@ -220,6 +220,8 @@ def build_runtime(
         startup=startup or StartupOptions(),
     )
     app.state.services.extra.update(extra)
+    if "telephony" in extra:
+        app.state.originator = extra["telephony"].originator
     return Runtime(settings, database, bus, dispatcher, app, list(services))
 
 

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from functools import partial
 from typing import Any
 
 from clickphone.bus.bus import EventBus
 from clickphone.calls.b2bua import CallSettings
+from clickphone.calls.flowroute import install_flows
+from clickphone.calls.flowrun import FlowEngine
+from clickphone.calls.originate import CallbackOriginator
 from clickphone.config import Settings, parse_hostport
 from clickphone.db.session import Database
+from clickphone.flows.resolver import FlowResolver
+from clickphone.mail import smtp_send
 from clickphone.media.client import WorkerMediaController
 from clickphone.media.control import MediaController
 from clickphone.media.relay import LocalMediaController, RelayConfig
@@ -38,6 +44,9 @@ class TelephonyService:
         self.sip: SipServer | None = None
         self.pstn: Pstn | None = None  # trunks: router + registrations with carriers
         self.error: str | None = None
+        self.flows: FlowEngine | None = None  # the call-flow runtime
+        # click-to-call and "Call back" (app.state.originator)
+        self.originator = CallbackOriginator(lambda: self.sip)
 
     def _media_ip(self) -> str:
         s = self.settings
@@ -103,6 +112,16 @@ class TelephonyService:
             bus=self.bus,
         )
         self.pstn = Pstn(self.sip, self.database, self.bus, secret_key=s.ensure_secret_key())
+        mailer = partial(smtp_send, s) if s.smtp_configured else None
+        self.flows = install_flows(
+            self.sip,
+            FlowResolver(self.database, s.data_dir),
+            data_dir=s.data_dir,
+            bus=self.bus,
+            trunk_router=self.pstn.router,
+            mailer=mailer,
+            mail_from=s.smtp_from,
+        )
         try:
             host, port = await self.sip.start()
         except OSError as exc:

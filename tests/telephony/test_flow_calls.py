@@ -26,6 +26,7 @@ from sqlalchemy import select
 from _peers import require
 from clickphone.bus.bus import EventBus
 from clickphone.calls.flowroute import install_flows
+from clickphone.calls.originate import CallbackOriginator, OriginateError
 from clickphone.db.models import Department, Employee
 from clickphone.flows.model import FlowGraph
 from clickphone.sipserver import SipServer
@@ -414,3 +415,113 @@ async def test_a_looping_flow_is_cut_with_a_hangup_and_an_event(env: Env) -> Non
     assert len(cut) == 1
     [record] = await env.pbx.records()
     assert any(t.get("kind") == "loop_cut" for t in record.trace)
+
+
+async def test_click_to_call_rings_the_employee_then_the_visitor_and_bridges(env: Env) -> None:
+    originator = CallbackOriginator(lambda: env.pbx.server)
+    bob = await env.employee_id("102")
+    employee = await phone(env, "102", tone=1500.0, record=True, auto_answer=200)
+    visitor = await phone(env, "103", tone=1000.0, record=True, auto_answer=200)
+    try:
+        call_id = await originator.call_back(
+            tenant_id=1, employee_id=bob, department_id=None, number_e164="103", source="site"
+        )
+        incoming = await wait(employee, "incoming")
+        assert "103" in str(incoming)  # the employee sees whom the call-back is for
+        await wait(employee, "call_state", lambda e: e["state"] == "CONFIRMED")
+        await wait(visitor, "incoming", t=15)
+        await wait(visitor, "call_state", lambda e: e["state"] == "CONFIRMED")
+        await asyncio.sleep(2.0)
+        calls = env.pbx.server.calls
+        assert calls is not None and [c["id"] for c in calls.active_calls()] == [call_id]
+        visitor.send("hangup")
+        await wait(employee, "call_state", lambda e: e["state"] == "DISCONNECTED")
+    finally:
+        await close(employee, visitor)
+    assert employee.record_path is not None and visitor.record_path is not None
+    assert heard_power(employee.record_path, 1000.0) > 20 * heard_power(
+        employee.record_path, 2300.0
+    )
+    assert heard_power(visitor.record_path, 1500.0) > 20 * heard_power(visitor.record_path, 2300.0)
+    await until(lambda: len(ended(env)) == 1)
+    [end] = ended(env)
+    assert end["outcome"] == "answered" and end["id"] == call_id
+    [record] = await env.pbx.records()
+    assert record.callee == "103" and record.direction == "outgoing"
+
+
+async def test_click_to_call_nobody_free_is_refused(env: Env) -> None:
+    originator = CallbackOriginator(lambda: env.pbx.server)
+    bob = await env.employee_id("102")  # no phone registered
+    with pytest.raises(OriginateError):
+        await originator.call_back(
+            tenant_id=1, employee_id=bob, department_id=None, number_e164="103", source="site"
+        )
+
+
+async def test_queue_holds_the_caller_with_music_until_an_agent_is_free(env: Env) -> None:
+    bob = await env.employee_id("102")
+    dave = await env.employee_id("104")
+    env.flows.flows[("employee", dave)] = env.graph(
+        [
+            {"id": "start", "type": "start"},
+            {
+                "id": "line",
+                "type": "queue",
+                "employee_ids": [bob],
+                "announce_position": True,
+                "max_wait": 30,
+            },
+            {"id": "bye", "type": "hangup"},
+        ],
+        [("start", "next", "line"), ("line", "overflow", "bye")],
+    )
+    caller = await phone(env, "101", record=True)
+    agent: PjPhone | None = None
+    try:
+        caller.send("call", uri=f"sip:104@{env.pbx.hostport}")
+        await wait(caller, "call_state", lambda e: e["state"] == "CONFIRMED")
+        await asyncio.sleep(3.0)  # the position announcement, then music: no agent yet
+        agent = await phone(env, "102", tone=1500.0, auto_answer=200)
+        await wait(agent, "incoming", t=10)
+        await wait(agent, "call_state", lambda e: e["state"] == "CONFIRMED")
+        await asyncio.sleep(1.5)
+        caller.send("hangup")
+        await wait(agent, "call_state", lambda e: e["state"] == "DISCONNECTED")
+    finally:
+        await close(caller, *([agent] if agent else []))
+    assert caller.record_path is not None
+    assert heard_power(caller.record_path, 500.0) > 20 * heard_power(caller.record_path, 2300.0)
+    assert heard_power(caller.record_path, 1500.0) > 20 * heard_power(caller.record_path, 2300.0)
+    await until(lambda: len(ended(env)) == 1)
+    assert ended(env)[0]["outcome"] == "answered"
+    [record] = await env.pbx.records()
+    steps = [t.get("step") for t in record.trace]
+    assert "queue" in steps and "queue_answered" in steps
+
+
+async def test_queue_overflows_after_the_maximum_wait(env: Env) -> None:
+    dave = await env.employee_id("104")
+    bob = await env.employee_id("102")
+    env.flows.flows[("employee", dave)] = env.graph(
+        [
+            {"id": "start", "type": "start"},
+            {"id": "line", "type": "queue", "employee_ids": [bob], "max_wait": 3},
+            {"id": "bye", "type": "hangup"},
+        ],
+        [("start", "next", "line"), ("line", "overflow", "bye")],
+    )
+    caller = await phone(env, "101")
+    try:
+        caller.send("call", uri=f"sip:104@{env.pbx.hostport}")
+        await wait(caller, "call_state", lambda e: e["state"] == "CONFIRMED")
+        t0 = time.monotonic()
+        await wait(caller, "call_state", lambda e: e["state"] == "DISCONNECTED", t=15)
+        assert 2.5 <= time.monotonic() - t0 <= 6.0
+    finally:
+        await close(caller)
+    await until(lambda: len(ended(env)) == 1)
+    [record] = await env.pbx.records()
+    assert ("node", "line", "overflow") in [
+        (t.get("step"), t.get("node"), t.get("output")) for t in record.trace
+    ]

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Annotated
 
-import aiosmtplib
 from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import delete, select, update
@@ -37,6 +36,7 @@ from clickphone.bus.outbox import add_event
 from clickphone.config import Settings
 from clickphone.db.models import LoginThrottle, PasswordResetToken, User, WebSession, utcnow
 from clickphone.logging import get_logger
+from clickphone.mail import smtp_send
 
 log = get_logger(__name__)
 
@@ -141,16 +141,7 @@ def reset_message(settings: Settings, to: str, link: str, minutes: int) -> Email
 async def send_mail(settings: Settings, message: EmailMessage) -> None:
     """Send through the configured SMTP server; failures are logged (the API said 202)."""
     try:
-        await aiosmtplib.send(
-            message,
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_user or None,
-            password=settings.smtp_password or None,
-            use_tls=settings.smtp_tls == "tls",
-            start_tls=settings.smtp_tls == "starttls",
-            timeout=30,
-        )
+        await smtp_send(settings, message)
     except Exception as exc:
         log.error("password_reset.mail_failed", error=repr(exc), host=settings.smtp_host)
     else:

@@ -18,11 +18,11 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from clickphone.bus.bus import EventBus
 from clickphone.bus.events import Event as BusEvent
@@ -31,6 +31,7 @@ from clickphone.calls.routing import (
     CallOrigin,
     CallRouter,
     FlowRoute,
+    Route,
     RouteFailure,
     Target,
     dialled_number,
@@ -1255,6 +1256,214 @@ class CallManager:
                 self._cancel_fork(fork)
             await self._finish(call, reason)
 
+    # -- click-to-call (third-party call control) ---------------------------------------
+    async def originate(
+        self,
+        *,
+        tenant_id: int,
+        first: Sequence[Target],
+        origin: CallOrigin,
+        second: str,
+        first_label: str = "",
+        ring_seconds: float = 30.0,
+        second_seconds: float = 60.0,
+    ) -> str:
+        """Ring ``first`` (an employee's devices, a department's) with ClickPhone as the
+        caller; when one answers, ring ``second`` (a number, routed like a call from
+        ``origin``) and bridge them. Returns the call id; the call proceeds in the
+        background and is logged like any other call (direction outgoing)."""
+        call_id = uuid.uuid4().hex
+        sip_call_id = f"{call_id}@{self.advertised_host}"
+        a_tag = new_tag()
+        call = Call(
+            id=call_id,
+            a_call_id=sip_call_id,
+            tenant_id=tenant_id,
+            origin=origin,
+            callee_extension=second,
+            a_invite=SipRequest(
+                "INVITE",
+                "sip:callback@invalid",
+                [("From", f"<sip:callback@{self.advertised_host}>;tag={a_tag}")],
+            ),
+            a_tx=cast(ServerTransaction, _NO_SERVER_TX),
+            a_peer=first[0].peer if first else Peer("UDP", "127.0.0.1", 0),
+            a_tag=a_tag,
+            media_ip=self.media_ip,
+            direction="outgoing",
+        )
+        call.step("callback", first=first_label, number=second)
+        if not await self._record_start(call):
+            raise MediaError("call log unavailable", 503)
+        self.calls[call.id] = call
+        self._by_a_callid[call.a_call_id] = call
+        await self._publish("call.started", call)
+        self.spawn(self._run_originate(call, list(first), ring_seconds, second_seconds))
+        return call.id
+
+    async def _run_originate(
+        self, call: Call, first: list[Target], ring_seconds: float, second_seconds: float
+    ) -> None:
+        try:
+            answered = await self._ring_first(call, first, ring_seconds)
+            if not answered:
+                return
+            route = await self.router.route(call.origin, call.callee_extension, call.a_invite)
+            if not isinstance(route, Route) or isinstance(route, FlowRoute) or not route.targets:
+                status = route.status if isinstance(route, RouteFailure) else 404
+                call.step("rejected", status=status)
+                await self.flow_hangup(call, FAILURE_REASONS.get(status, "rejected"))
+                return
+            call.direction = route.direction if route.direction != "internal" else "outgoing"
+            if self.flows is not None:
+                ringback = getattr(self.flows, "tones", {}).get("ringback")
+                if ringback is not None:
+                    await self.flow_play(call, str(ringback), loop=True)
+            status = await self.flow_ring(
+                call, route.targets, second_seconds, sequential=route.sequential
+            )
+            if status != 200 and call.state != "ended":
+                reason = {486: "busy", 487: "cancelled"}.get(status, "no answer")
+                await self.flow_hangup(call, reason)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("x %s click-to-call failed", call.a_call_id)
+            await self._hangup_both(call, "failed")
+
+    async def _ring_first(self, call: Call, targets: list[Target], seconds: float) -> bool:
+        """Ring the first party with an offer from the relay; True once one answered (its
+        leg is then the call's A leg)."""
+        if not targets:
+            call.step("failed", reason="nobody to ring")
+            await self._finish(call, "not registered")
+            return False
+        a_tag = call.a_from_tag
+        try:
+            offer = await self.media.local_offer(call.a_call_id, a_tag, media_ip=self.media_ip)
+        except MediaError as exc:
+            log.warning("x %s click-to-call offer failed: %s", call.a_call_id, exc)
+            await self._finish(call, "media error")
+            return False
+        loop = asyncio.get_running_loop()
+        answers: asyncio.Queue[tuple[int, SipResponse | None]] = asyncio.Queue()
+        invites: list[SipRequest] = []
+        finals: dict[int, int] = {}
+        winner: list[int] = []
+        decided: list[bool] = []
+
+        def on_event(index: int, event: Event) -> None:
+            if isinstance(event, ResponseReceived | StrayResponse):
+                resp = event.response
+                if decided and index not in winner:
+                    # a device that answers after another did (or after we gave up)
+                    if 200 <= resp.status < 300 and resp.cseq[1] == "INVITE":
+                        self._drop_late_answer(invites[index], resp, targets[index].peer)
+                    return
+                answers.put_nowait((index, resp))
+            elif isinstance(event, TransactionTimeout | TransportFailure):
+                answers.put_nowait((index, None))
+
+        number = call.callee_extension
+        for index, target in enumerate(targets):
+            host, port = self._local_addr(target.peer)
+            invite = SipRequest(
+                "INVITE",
+                target.uri,
+                [
+                    (
+                        "Via",
+                        f"SIP/2.0/{target.peer.transport} {host}:{port};"
+                        f"branch={new_branch()};rport",
+                    ),
+                    ("Max-Forwards", "70"),
+                    (
+                        "From",
+                        str(
+                            NameAddr(
+                                f"sip:{number}@{self.advertised_host}",
+                                f"Callback {number}",
+                                {"tag": a_tag},
+                            )
+                        ),
+                    ),
+                    ("To", f"<{target.uri}>"),
+                    ("Call-ID", f"{uuid.uuid4().hex}@{self.advertised_host}"),
+                    ("CSeq", "1 INVITE"),
+                    ("Contact", f"<{self._contact(target.peer)}>"),
+                    ("Allow", ALLOW),
+                    ("User-Agent", self.settings.user_agent),
+                    ("Content-Type", "application/sdp"),
+                ],
+                offer,
+            )
+            invites.append(invite)
+            self.endpoint.send_request(invite, target.peer, partial(on_event, index))
+            call.step("ring", device=target.device, contact=target.uri)
+        deadline = loop.time() + seconds
+        while len(finals) < len(targets) and not winner and call.state != "ended":
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                index, resp = await asyncio.wait_for(answers.get(), remaining)
+            except TimeoutError:
+                break
+            if resp is None:
+                finals[index] = 408
+            elif 200 <= resp.status < 300:
+                winner.append(index)
+                await self._first_answered(call, targets[index], invites[index], resp)
+            elif resp.status >= 300:
+                finals[index] = resp.status
+            elif call.state == "trying":
+                call.state = "ringing"
+        decided.append(True)
+        for index, invite in enumerate(invites):
+            if index not in finals and index not in winner:
+                self.endpoint.send_request(make_cancel(invite), targets[index].peer, None)
+        while not answers.empty():  # answered at the same moment as the winner
+            index, resp = answers.get_nowait()
+            if resp is not None and 200 <= resp.status < 300 and index not in winner:
+                self._drop_late_answer(invites[index], resp, targets[index].peer)
+        if winner:
+            return call.state != "ended"
+        statuses = list(finals.values())
+        reason = "busy" if any(s in (486, 600) for s in statuses) else "no answer"
+        call.step("failed", reason=reason)
+        await self._finish(call, reason)
+        return False
+
+    async def _first_answered(
+        self, call: Call, target: Target, invite: SipRequest, resp: SipResponse
+    ) -> None:
+        dialog = Dialog.create_uac(invite, resp)
+        host, port = self._local_addr(target.peer)
+        ack = dialog.make_ack_for_2xx(
+            invite, resp, via_host=host, via_port=port, transport=target.peer.transport
+        )
+        self.endpoint.send_stateless(ack, target.peer)
+        await self.media.accept(call.a_call_id, call.a_from_tag, resp.body)
+        call.a_invite = invite
+        call.a_peer = target.peer
+        call.a_dialog = dialog
+        self._by_dialog[dialog.dialog_id] = (call, "A")
+        call.local_answered = True
+        call.state = "flow"
+        call.step("first_answered", device=target.device)
+
+    def _drop_late_answer(self, invite: SipRequest, resp: SipResponse, peer: Peer) -> None:
+        try:
+            dialog = Dialog.create_uac(invite, resp)
+        except SipError:
+            return
+        host, port = self._local_addr(peer)
+        ack = dialog.make_ack_for_2xx(
+            invite, resp, via_host=host, via_port=port, transport=peer.transport
+        )
+        self.endpoint.send_stateless(ack, peer)
+        self._send_bye(dialog, peer)
+
     # -- teardown ------------------------------------------------------------------------
     def _send_bye(self, dialog: Dialog, peer: Peer) -> None:
         host, port = self._local_addr(peer)
@@ -1400,6 +1609,16 @@ class CallManager:
             elif isinstance(ev, RtpTimeoutEvent):
                 log.info("- %s RTP timeout (%.0fs idle)", call.a_call_id, ev.idle_seconds)
                 await self._hangup_both(call, "rtp timeout")
+
+
+class _NoServerTransaction:
+    """The caller leg of a click-to-call call has no INVITE server transaction."""
+
+    terminated = True
+    last_response = None
+
+
+_NO_SERVER_TX = _NoServerTransaction()
 
 
 class FlowRunner(Protocol):

@@ -51,9 +51,14 @@ DEPARTMENT_RING_SECONDS = 30
 
 
 class PublishedLike(Protocol):
-    flow_id: int
-    version: int
-    graph: FlowGraph
+    @property
+    def flow_id(self) -> int: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def graph(self) -> FlowGraph: ...
 
 
 class FlowLookup(Protocol):
