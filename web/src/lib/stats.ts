@@ -133,3 +133,110 @@ export function topBars<T>(rows: readonly T[], label: (r: T) => string, value: (
 export function percent(rate: number): string {
   return `${(Math.round(rate * 1000) / 10).toString()}%`;
 }
+
+export type ServiceReport = Schemas["ServiceReportOut"];
+export type ServicePeriod = Schemas["ServicePeriodOut"];
+
+/** A country's name from its ISO code in the page's language ("" → ``unknown``). */
+export function countryName(code: string, lang: Lang, unknown: string): string {
+  if (!code) return unknown;
+  try {
+    const names = new Intl.DisplayNames([lang === "ru" ? "ru" : "en"], { type: "region" });
+    const name = names.of(code.toUpperCase());
+    return name && name !== code.toUpperCase() ? `${name} (${code.toUpperCase()})` : code.toUpperCase();
+  } catch {
+    return code.toUpperCase();
+  }
+}
+
+/** A line for display: "trunk:<name>" → "<trunkWord> <name>", a number as is, "" → ``unknown``. */
+export function lineLabel(line: string, trunkWord: string, unknown: string): string {
+  if (!line) return unknown;
+  if (line.startsWith("trunk:")) return `${trunkWord} ${line.slice(6)}`;
+  return line;
+}
+
+/** The label of a service-report period: "March 2026" / "март 2026 г." per month, the local
+ * date per day (periods are UTC calendar days/months given as YYYY-MM-DD). */
+export function periodLabel(period: string, step: "day" | "month", lang: Lang): string {
+  const [y, m, d] = period.split("-").map(Number) as [number, number, number];
+  const date = new Date(Date.UTC(y, m - 1, d));
+  const locale = lang === "ru" ? "ru-RU" : "en-GB";
+  return step === "month"
+    ? date.toLocaleDateString(locale, { month: "long", year: "numeric", timeZone: "UTC" })
+    : date.toLocaleDateString(locale, { day: "2-digit", month: "2-digit", year: "numeric", timeZone: "UTC" });
+}
+
+export interface ServiceRow {
+  key: string;
+  label: string;
+  at: number; // sorts periods in time order; the totals row last
+  isTotal: boolean;
+  incoming: number;
+  incomingMinutes: number;
+  outgoing: number;
+  outgoingMinutes: number;
+  internal: number;
+  answered: number;
+  missed: number;
+  calls: number;
+  minutes: number;
+  recordings: number;
+  recordingBytes: number;
+}
+
+function serviceRow(p: ServicePeriod, key: string, label: string, at: number, isTotal: boolean): ServiceRow {
+  return {
+    key,
+    label,
+    at,
+    isTotal,
+    incoming: p.incoming.calls,
+    incomingMinutes: p.incoming.minutes,
+    outgoing: p.outgoing.calls,
+    outgoingMinutes: p.outgoing.minutes,
+    internal: p.internal.calls,
+    answered: p.incoming.answered + p.outgoing.answered + p.internal.answered,
+    missed: p.incoming.missed + p.outgoing.missed + p.internal.missed,
+    calls: p.calls,
+    minutes: p.minutes,
+    recordings: p.recordings,
+    recordingBytes: p.recording_bytes,
+  };
+}
+
+/** The service report as table rows, one per period, and the totals row. */
+export function serviceRows(
+  report: ServiceReport,
+  lang: Lang,
+  totalLabel: string,
+): { rows: ServiceRow[]; total: ServiceRow } {
+  const rows = report.periods.map((p) =>
+    serviceRow(p, p.period, periodLabel(p.period, report.step, lang), Date.parse(`${p.period}T00:00:00Z`), false),
+  );
+  return { rows, total: serviceRow(report.totals, "total", totalLabel, Number.MAX_SAFE_INTEGER, true) };
+}
+
+/** Minutes by direction per period for a stacked bar chart of the service report. */
+export function serviceMinutes(report: ServiceReport, lang: Lang) {
+  return {
+    labels: report.periods.map((p) => periodLabel(p.period, report.step, lang)),
+    incoming: report.periods.map((p) => p.incoming.minutes),
+    outgoing: report.periods.map((p) => p.outgoing.minutes),
+    internal: report.periods.map((p) => p.internal.minutes),
+  };
+}
+
+/** A monthly fee in minor units as money in the page's language. */
+export function feeLabel(minor: number, currency: string, lang: Lang): string {
+  const value = minor / 100;
+  try {
+    return new Intl.NumberFormat(lang === "ru" ? "ru-RU" : "en-GB", {
+      style: "currency",
+      currency,
+      maximumFractionDigits: Number.isInteger(value) ? 0 : 2,
+    }).format(value);
+  } catch {
+    return `${value.toFixed(2)} ${currency}`;
+  }
+}
