@@ -180,6 +180,31 @@ def test_logic_editor_draw_publish_simulate(server: Any, chromium_browser: Any, 
         row = page.locator('[data-testid="flow-row"][data-flow="Main line"]')
         expect(row).to_contain_text("Version 1")
         expect(row.get_by_test_id("flow-row-problems")).to_have_text("0")
+
+        # -- personal forwarding: two steps, the second moved first, saved -----------------
+        page.get_by_role("link", name="Forwarding").click()
+        expect(page.get_by_test_id("fwd-empty")).to_be_visible()
+        page.get_by_test_id("fwd-add").click()
+        page.get_by_test_id("fwd-destination").fill("+79161234567")
+        page.get_by_test_id("fwd-add").click()
+        page.get_by_test_id("fwd-destination").nth(1).fill("101")
+        page.get_by_test_id("fwd-delay").nth(1).fill("3")
+        page.get_by_test_id("fwd-unit").nth(1).click()
+        page.get_by_role("option", name="rings", exact=True).click()
+        page.get_by_test_id("fwd-up").nth(1).click()
+        page.get_by_test_id("fwd-enabled").check()
+        page.get_by_test_id("fwd-save").click()
+        # There is no extension 101 in this company: the server's error sits on that field.
+        expect(
+            page.get_by_text("neither a phone number nor an extension of this company")
+        ).to_be_visible()
+        page.get_by_test_id("fwd-destination").first.fill("+74951234567")
+        page.get_by_test_id("fwd-save").click()
+        expect(page.get_by_text("Saved", exact=True)).to_be_visible()
+        page.reload()
+        expect(page.get_by_test_id("fwd-destination").first).to_have_value("+74951234567")
+        expect(page.get_by_test_id("fwd-enabled")).to_be_checked()
+        shot(page, "logic-04-forwarding")
         assert errors == [], errors
     finally:
         context.close()
@@ -210,6 +235,12 @@ def test_logic_editor_draw_publish_simulate(server: Any, chromium_browser: Any, 
         # Dropped where the palette put them: to the right of the start, menu above the group.
         assert nodes[IVR]["position"]["x"] > nodes["start"]["position"]["x"] + 100
         assert nodes[RING]["position"]["y"] > nodes[IVR]["position"]["y"] + 100
+        fwd = api.get("/api/v1/me/forwarding").json()
+        assert fwd["enabled"] is True
+        assert fwd["steps"] == [
+            {"destination": "+74951234567", "delay": {"value": 3, "unit": "rings"}},
+            {"destination": "+79161234567", "delay": {"value": 15, "unit": "seconds"}},
+        ]
         edges = {(e["source"], e["output"], e["target"]) for e in graph["edges"]}
         assert edges == {
             ("start", "next", IVR),
