@@ -66,6 +66,10 @@ async def test_store_order_approve_assign_release(api: Api, database: Database) 
     )
     queue = (await op.get("/api/v1/store/requests", params={"state": "pending"})).json()
     assert [q["id"] for q in queue["items"]] == [order["id"]]
+    # the office sees what was ordered and by whom
+    assert queue["items"][0]["number_e164"] == "+74951110001"
+    me = (await acme.get("/api/v1/me")).json()
+    assert queue["items"][0]["customer_number"] == me["tenant"]["customer_number"]
     r = await op.post(f"/api/v1/store/requests/{order['id']}/approve", json={"note": "ok"})
     assert r.status_code == 200 and r.json()["state"] == "approved"
     mine = (await acme.get("/api/v1/numbers")).json()["items"]

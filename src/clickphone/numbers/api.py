@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Response, status
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clickphone.api.deps import CurrentActor, ListQueryDep, ServicesDep, SessionDep
 from clickphone.api.schemas import ERROR_RESPONSES, PageOut
+from clickphone.db.models import NumberRequest, PhoneNumber, Tenant
 from clickphone.numbers.schemas import (
     DecisionIn,
     NumberIn,
@@ -131,11 +134,38 @@ async def store_numbers(
     )
 
 
+async def _orders_out(session: AsyncSession, rows: Sequence[NumberRequest]) -> list[OrderOut]:
+    """Orders with the ordered number and the customer's account number filled in."""
+    number_ids = {r.number_id for r in rows if r.number_id is not None}
+    tenant_ids = {r.tenant_id for r in rows}
+    numbers = dict(
+        (
+            await session.execute(
+                select(PhoneNumber.id, PhoneNumber.e164).where(PhoneNumber.id.in_(number_ids))
+            )
+        ).all()
+    )
+    customers = dict(
+        (
+            await session.execute(
+                select(Tenant.id, Tenant.customer_number).where(Tenant.id.in_(tenant_ids))
+            )
+        ).all()
+    )
+    out = []
+    for r in rows:
+        item = OrderOut.model_validate(r)
+        item.number_e164 = numbers.get(r.number_id) if r.number_id is not None else None
+        item.customer_number = customers.get(r.tenant_id)
+        out.append(item)
+    return out
+
+
 @router.post("/store/requests", status_code=status.HTTP_201_CREATED, tags=["store"])
 async def order(body: OrderIn, actor: CurrentActor, session: SessionDep) -> OrderOut:
     """Order a number (reserved until the office decides), an SMS package, a tariff or a
     call package."""
-    return OrderOut.model_validate(await store.order(session, actor, body.model_dump()))
+    return (await _orders_out(session, [await store.order(session, actor, body.model_dump())]))[0]
 
 
 @router.get("/store/requests", tags=["store"])
@@ -145,7 +175,7 @@ async def list_orders(
     """A customer's orders; for operator staff, the office queue (``state=pending``)."""
     page = await store.list_requests(session, actor, lq, state)
     return PageOut[OrderOut](
-        items=[OrderOut.model_validate(r) for r in page.items],
+        items=await _orders_out(session, page.items),
         total=page.total,
         limit=page.limit,
         offset=page.offset,
@@ -154,12 +184,12 @@ async def list_orders(
 
 @router.get("/store/requests/{request_id}", tags=["store"])
 async def get_order(request_id: int, actor: CurrentActor, session: SessionDep) -> OrderOut:
-    return OrderOut.model_validate(await store.get(session, actor, request_id))
+    return (await _orders_out(session, [await store.get(session, actor, request_id)]))[0]
 
 
 @router.post("/store/requests/{request_id}/cancel", tags=["store"])
 async def cancel_order(request_id: int, actor: CurrentActor, session: SessionDep) -> OrderOut:
-    return OrderOut.model_validate(await store.cancel(session, actor, request_id))
+    return (await _orders_out(session, [await store.cancel(session, actor, request_id)]))[0]
 
 
 @router.post("/store/requests/{request_id}/approve", tags=["store"])
@@ -167,11 +197,13 @@ async def approve_order(
     request_id: int, body: DecisionIn, actor: CurrentActor, session: SessionDep
 ) -> OrderOut:
     """Office staff: assign the number, record the price for billing, notify the customer."""
-    return OrderOut.model_validate(await store.approve(session, actor, request_id, body.note))
+    row = await store.approve(session, actor, request_id, body.note)
+    return (await _orders_out(session, [row]))[0]
 
 
 @router.post("/store/requests/{request_id}/reject", tags=["store"])
 async def reject_order(
     request_id: int, body: DecisionIn, actor: CurrentActor, session: SessionDep
 ) -> OrderOut:
-    return OrderOut.model_validate(await store.reject(session, actor, request_id, body.note))
+    row = await store.reject(session, actor, request_id, body.note)
+    return (await _orders_out(session, [row]))[0]

@@ -95,3 +95,5 @@ class OrderOut(OrmModel):
     decided_at: datetime | None
     expires_at: datetime | None
     created_at: datetime
+    number_e164: str | None = Field(None, description="the ordered number")
+    customer_number: str | None = Field(None, description="the customer's account number")
