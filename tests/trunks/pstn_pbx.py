@@ -4,6 +4,7 @@ addresses."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,12 @@ class PstnPbx:
         return trunk_id
 
 
-async def start_pstn_pbx(tmp_path: Path, **registration_options: Any) -> PstnPbx:
+async def start_pstn_pbx(
+    tmp_path: Path,
+    *,
+    before_start: Callable[[SipServer, Pstn, EventBus], None] | None = None,
+    **registration_options: Any,
+) -> PstnPbx:
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'pstn.db'}")
     async with database.engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
@@ -116,6 +122,8 @@ async def start_pstn_pbx(tmp_path: Path, **registration_options: Any) -> PstnPbx
     )
     options = {"retry_interval": 1.0, "rescan_interval": 0.5, **registration_options}
     pstn = Pstn(server, database, bus, default_country="RU", registry_ttl=0.5, **options)
+    if before_start is not None:
+        before_start(server, pstn, bus)  # e.g. plug call flows in
     await server.start()
     await pstn.start()
     pbx = PstnPbx(

@@ -267,6 +267,8 @@ class CallManager:
 
     def _contact(self, peer: Peer) -> str:
         host, port = self._local_addr(peer)
+        if peer.transport == "WSS":  # RFC 7118: secure WebSocket is sips with transport=ws
+            return f"sips:{host}:{port};transport=ws"
         uri = f"sip:{host}:{port}"
         if peer.transport != "UDP":
             uri += f";transport={peer.transport.lower()}"
