@@ -9,23 +9,24 @@ dev=0
 
 say() { printf '[bootstrap] %s\n' "$*"; }
 
-# System packages: the SIP test peers and the browser (tests), espeak-ng for prompts.
+# System packages: espeak-ng (text-to-speech prompts of call flows) always; the SIP test
+# peers and the browser for tests.
+missing=()
+command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 if [ "$dev" = 1 ]; then
-  missing=()
   command -v sipp >/dev/null || missing+=(sip-tester)
   command -v baresip >/dev/null || missing+=(baresip)
   command -v chromium >/dev/null || missing+=(chromium chromium-driver)
   command -v rtpengine >/dev/null || missing+=(rtpengine-daemon)
   command -v openssl >/dev/null || missing+=(openssl)
-  command -v espeak-ng >/dev/null || missing+=(espeak-ng)
-  if [ ${#missing[@]} -gt 0 ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      say "installing system packages: ${missing[*]}"
-      apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-    else
-      say "WARNING: missing ${missing[*]} (need root + apt-get); tests needing them will skip or fail"
-    fi
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing system packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    say "WARNING: missing ${missing[*]} (need root + apt-get); text-to-speech prompts answer 503 and tests needing them skip or fail"
   fi
 fi
 
