@@ -19,6 +19,9 @@ import { ProfilePage } from "./pages/Profile";
 import { CallLogPage } from "./pages/CallLog";
 import { StatisticsPage } from "./pages/Statistics";
 import { RecordingsPage } from "./pages/Recordings";
+import { StorePage } from "./pages/Store";
+import { OfficePage } from "./pages/Office";
+import { NumbersPage } from "./pages/Numbers";
 import { LoadingState, NotFound } from "./components/States";
 
 // The Logic section (React Flow) and forwarding load on first visit: the main bundle stays lean.
@@ -77,6 +80,9 @@ export function App() {
                 { path: "/calls", element: <CallLogPage /> },
                 { path: "/statistics", element: <StatisticsPage /> },
                 { path: "/recordings", element: <RecordingsPage /> },
+                { path: "/store", element: <StorePage /> },
+                { path: "/office", element: <OfficePage /> },
+                { path: "/numbers", element: <NumbersPage /> },
                 { path: "/logic", element: later(<LogicListPage />) },
                 { path: "/logic/:id", element: later(<LogicEditorPage />) },
                 { path: "/forwarding", element: later(<ForwardingPage />) },

@@ -17,6 +17,9 @@ import { useDisclosure } from "@mantine/hooks";
 import { notifications } from "@mantine/notifications";
 import {
   IconAddressBook,
+  IconBuildingStore,
+  IconHash,
+  IconShoppingCart,
   IconChartBar,
   IconMicrophone,
   IconPhoneCall,
@@ -36,6 +39,7 @@ import { ApiError } from "../lib/errors";
 import { useI18n, type Key, type Lang } from "../lib/i18n";
 import { isAdmin, useMe } from "../lib/session";
 import { ErrorState, LoadingState } from "./States";
+import { NotificationsMenu } from "./NotificationsMenu";
 
 interface NavItem {
   to: string;
@@ -43,6 +47,8 @@ interface NavItem {
   icon: typeof IconUser;
   company?: boolean;
   admin?: boolean;
+  operator?: boolean; // ClickPhone office staff only
+  customer?: boolean; // customers only (not office staff)
 }
 const NAV: NavItem[] = [
   { to: "/status", label: "nav.status", icon: IconActivity },
@@ -53,6 +59,9 @@ const NAV: NavItem[] = [
   { to: "/statistics", label: "nav.stats", icon: IconChartBar, admin: true },
   { to: "/logic", label: "nav.logic", icon: IconHierarchy2, company: true, admin: true },
   { to: "/recordings", label: "nav.recordings", icon: IconMicrophone },
+  { to: "/numbers", label: "nav.numbers", icon: IconHash, customer: true },
+  { to: "/store", label: "nav.store", icon: IconShoppingCart, customer: true },
+  { to: "/office", label: "nav.office", icon: IconBuildingStore, operator: true },
   { to: "/profile", label: "nav.profile", icon: IconUser },
   { to: "/forwarding", label: "nav.forwarding", icon: IconArrowForwardUp },
 ];
@@ -102,6 +111,7 @@ export function Layout() {
   }
   const { user, tenant } = me.data;
   const isCompany = tenant?.kind !== "individual";
+  const isOperator = user.role === "operator_admin";
   const displayName = user.full_name || user.nickname || user.email;
 
   const signOut = async () => {
@@ -151,6 +161,7 @@ export function Layout() {
                 <IconMessage size={20} />
               </ActionIcon>
             </Tooltip>
+            <NotificationsMenu />
             <Group gap={6} wrap="nowrap" visibleFrom="xs">
               <LanguageSwitch />
             </Group>
@@ -193,7 +204,13 @@ export function Layout() {
       </AppShell.Header>
       <AppShell.Navbar p="sm">
         <Stack gap={4} style={{ flex: 1 }}>
-          {NAV.filter((n) => (!n.company || isCompany) && (!n.admin || isAdmin(me.data))).map((n) => (
+          {NAV.filter(
+            (n) =>
+              (!n.company || isCompany) &&
+              (!n.admin || isAdmin(me.data)) &&
+              (!n.operator || isOperator) &&
+              (!n.customer || !isOperator),
+          ).map((n) => (
             <NavLink
               key={n.to}
               component={RouterLink}

@@ -1,5 +1,6 @@
 /** UI strings in English and Russian. Russian must have every English key (checked by tsc). */
 import { callsEn, callsRu } from "./i18n-calls";
+import { storeEn, storeRu } from "./i18n-store";
 import { flowEn, flowRu } from "./flowI18n";
 
 export const en = {
@@ -213,6 +214,7 @@ export const en = {
   "pagination.of": "{from}–{to} of {total}",
   "notFound": "Page not found",
   ...callsEn,
+  ...storeEn,
   ...flowEn,
 } as const;
 
@@ -430,6 +432,7 @@ export const ru: Record<Key, string> = {
   "pagination.of": "{from}–{to} из {total}",
   "notFound": "Страница не найдена",
   ...callsRu,
+  ...storeRu,
   ...flowRu,
 };
 
