@@ -138,7 +138,8 @@ def test_store_request_approval_assignment(server: Any, chromium_browser: Any, s
     expect(page.get_by_test_id("effective-caller-id")).to_contain_text("+74951110001")
     shot(page, "store-05-my-numbers")
 
-    # -- the call-back widget on its test page (no originator in this server: 503) --------
+    # -- the call-back widget on its test page (no phone of the company is registered, so
+    # the originator cannot place the call: 503 callback_unavailable, shown by the widget)
     with httpx.Client(base_url=server.base_url, timeout=10) as c:
         r = c.post("/api/v1/auth/signin", json=CUSTOMER)
         c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
