@@ -5,16 +5,22 @@ it, publishes version 1, finds it in the history, runs the test-call simulator w
 and sees the walked path highlighted; the API then holds exactly that graph. Screenshots go
 to test-artifacts/.
 
-(The lead adds the real-call half: a softphone calls the attached number and the published
-graph answers it.)"""
+Then a real call follows the drawn graph: the flow is attached to the owner's extension, a
+pjsua2 caller dials it, hears the spoken menu (espeak-ng), presses 1 and the owner's phone
+(the ring group) rings and answers."""
 
 from __future__ import annotations
 
 import re
+import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from _peers import require, require_binary
+from interop.pjua import PjPhone, heard_power, pjsua2_available
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -56,7 +62,11 @@ def select_node(page: Any, node_id: str) -> None:
     page.locator(f'[data-testid="node-panel"][data-node-id="{node_id}"]').wait_for()
 
 
-def test_logic_editor_draw_publish_simulate(server: Any, chromium_browser: Any, shot: Any) -> None:
+def test_logic_editor_draw_publish_simulate(
+    server: Any, chromium_browser: Any, shot: Any, tmp_path: Path
+) -> None:
+    require(pjsua2_available(), "pjsua2-python")
+    require_binary("espeak-ng")
     from playwright.sync_api import expect
 
     context = chromium_browser.new_context(locale="en-US", viewport={"width": 1760, "height": 1000})
@@ -247,3 +257,64 @@ def test_logic_editor_draw_publish_simulate(server: Any, chromium_browser: Any, 
             (IVR, "1", RING),
             (RING, "no_answer", "hangup"),
         }
+
+        # -- a real call follows the published graph --------------------------------------
+        api.headers["X-CSRF-Token"] = api.cookies.get("clickphone_csrf") or ""
+        r = api.put(
+            f"/api/v1/flows/{flow_id}/attachments",
+            json=[{"kind": "employee", "target_id": owner["id"]}],
+        )
+        assert r.status_code == 200, r.text
+        mine = api.post(f"/api/v1/employees/{owner['id']}/devices", json={"label": "desk"})
+        assert mine.status_code == 201, mine.text
+        caller = api.post(
+            "/api/v1/employees",
+            json={"full_name": "Carl Caller", "email": "carl@logic.example", "create_device": True},
+        )
+        assert caller.status_code == 201, caller.text
+        phones: list[PjPhone] = []
+        try:
+            for name, device, answer in (
+                ("owner", mine.json(), 200),
+                ("carl", caller.json()["device"], 0),
+            ):
+                phone = PjPhone(
+                    registrar=server.sip_hostport,
+                    user=device["sip_username"],
+                    password=device["sip_password"],
+                    workdir=tmp_path,
+                    name=name,
+                    auto_answer=answer,
+                    record=name == "carl",
+                    tone=1500.0 if name == "owner" else 0.0,
+                )
+                phones.append(phone)
+                phone.send("register")
+                assert phone.wait_for("reg")["code"] == 200
+            owner_phone, carl = phones
+            carl.send("call", uri=f"sip:{owner['extension']}@{server.sip_hostport}")
+            carl.call_state("CONFIRMED", timeout=15)  # the flow answers with its menu
+            time.sleep(2.0)
+            assert not [e for e in owner_phone.history if e.get("event") == "incoming"]
+            carl.send("dtmf", digits="1")
+            owner_phone.wait_for("incoming", timeout=10)
+            owner_phone.call_state("CONFIRMED")
+            time.sleep(1.5)
+            carl.send("hangup")
+            owner_phone.call_state("DISCONNECTED")
+        finally:
+            for phone in phones:
+                phone.close()
+        assert carl.record_path is not None
+        speech = heard_power(carl.record_path, 500.0) + heard_power(carl.record_path, 300.0)
+        assert speech > 10 * heard_power(carl.record_path, 3500.0)
+        assert heard_power(carl.record_path, 1500.0) > 20 * heard_power(carl.record_path, 3500.0)
+        for _ in range(50):
+            log = api.get("/api/v1/calls", params={"outcome": "answered"}).json()
+            if log["items"]:
+                break
+            time.sleep(0.1)
+        [record] = log["items"]
+        detail = api.get(f"/api/v1/calls/{record['id']}").json()
+        walked = [t.get("node") for t in detail["trace"] if t.get("step") == "node"]
+        assert walked == ["start", IVR, RING]
