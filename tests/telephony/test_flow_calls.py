@@ -25,7 +25,8 @@ from clickphone.bus.bus import EventBus
 from clickphone.calls.flowroute import install_flows
 from clickphone.calls.originate import CallbackOriginator, OriginateError
 from clickphone.db.models import Department, Employee
-from clickphone.flows.model import FlowGraph
+from clickphone.flows.forwarding import ForwardingRules, ForwardingStep, forwarding_graph
+from clickphone.flows.model import Duration, FlowGraph
 from clickphone.sipserver import SipServer
 from interop.pjua import PjPhone, heard_power, pjsua2_available
 from telephony.flowfakes import FakeFlows, tone_wav
@@ -198,22 +199,14 @@ async def test_ivr_greeting_heard_digit_reaches_the_right_extension(env: Env) ->
 async def test_forward_after_x_seconds_and_ring_strategies(env: Env) -> None:
     bob, carol = await env.employee_id("102"), await env.employee_id("103")
     dave = await env.employee_id("104")
-    # bob rings for 3 s; nobody answers, so the call goes on to carol's extension
-    env.flows.forwarding[dave] = env.graph(
-        [
-            {"id": "start", "type": "start"},
-            {
-                "id": "own",
-                "type": "ring_group",
-                "employee_ids": [bob],
-                "ring_time": {"value": 3, "unit": "seconds"},
-            },
-            {"id": "fwd", "type": "forward", "destination": "103"},
-        ],
-        [("start", "next", "own"), ("own", "no_answer", "fwd")],
+    # dave's personal forwarding: his own phone rings 3 s, then the call goes to extension 103
+    rules = ForwardingRules(
+        enabled=True,
+        steps=(ForwardingStep(destination="103", delay=Duration(value=3, unit="seconds")),),
     )
+    env.flows.forwarding[dave] = forwarding_graph(rules, "104", employee_id=dave)
     caller = await phone(env, "101")
-    b = await phone(env, "102")  # rings, never answers
+    b = await phone(env, "104")  # dave's own phone rings, never answers
     c = await phone(env, "103", auto_answer=200)
     try:
         caller.send("call", uri=f"sip:104@{env.pbx.hostport}")
