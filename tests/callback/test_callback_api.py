@@ -209,3 +209,67 @@ async def test_cabinet_call_back(api: Api, originator: FakeOriginator) -> None:
     solo.headers["X-CSRF-Token"] = r.json()["csrf_token"]
     assert_error(await solo.post("/api/v1/calls/callback", json={"number": "+79161234567"}),
                  403, "permission.denied")  # fmt: skip
+
+
+async def test_cabinet_call_back_to_a_company_extension(
+    api: Api, originator: FakeOriginator
+) -> None:
+    acme = await api.signup_company("Acme", "owner@acme-example.com")
+    other = await api.signup_company("Other", "owner@other-example.com")
+    r = await acme.post(
+        "/api/v1/employees",
+        json={"full_name": "Ann", "email": "ann@acme-example.com", "password": "password123",
+              "extension": "205"},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    r = await acme.post("/api/v1/departments", json={"name": "Sales", "extension": "500"})
+    assert r.status_code == 201, r.text
+    r = await other.post(
+        "/api/v1/employees",
+        json={"full_name": "Oleg", "email": "oleg@other-example.com", "password": "password123",
+              "extension": "777"},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+
+    # A colleague's extension and a department's are called as dialled (no E.164, no
+    # country or blacklist checks for them); the signed-in employee's phones ring first.
+    r = await acme.post("/api/v1/calls/callback", json={"number": " 205 "})
+    assert r.status_code == 200, r.text
+    assert r.json()["number"] == "205"
+    r = await acme.post("/api/v1/calls/callback", json={"number": "500"})
+    assert r.status_code == 200, r.text
+    assert [(c["number"], c["source"]) for c in originator.calls] == [
+        ("205", "cabinet"),
+        ("500", "cabinet"),
+    ]
+    assert originator.calls[0]["employee_id"] == await owner_employee_id(acme)
+
+    # Another company's extension is not a number this company can call back.
+    err = assert_error(
+        await acme.post("/api/v1/calls/callback", json={"number": "777"}), 422, "validation.failed"
+    )
+    assert "number" in err["details"]["fields"]
+    # ... while Other's own employees may (Oleg is not Other's owner: the owner calls him).
+    r = await other.post("/api/v1/calls/callback", json={"number": "777"})
+    assert r.status_code == 200, r.text
+    # An unused extension of the company is not a number either.
+    assert_error(await acme.post("/api/v1/calls/callback", json={"number": "206"}), 422,
+                 "validation.failed")  # fmt: skip
+    # The widget still takes phone numbers only.
+    site = await create_site(acme, allowed_origins=[])
+    assert_error(await public(api, site["public_key"], "205"), 422, "validation.failed")
+    assert len(originator.calls) == 3
+
+
+async def test_cabinet_call_back_refuses_the_own_extension(
+    api: Api, originator: FakeOriginator
+) -> None:
+    acme = await api.signup_company("Acme", "owner@acme-example.com")
+    me_emp = (await acme.get("/api/v1/employees")).json()["items"][0]
+    r = await acme.patch(f"/api/v1/employees/{me_emp['id']}", json={"extension": "101"})
+    assert r.status_code == 200, r.text
+    err = assert_error(
+        await acme.post("/api/v1/calls/callback", json={"number": "101"}), 422, "validation.failed"
+    )
+    assert "own extension" in err["details"]["fields"]["number"]
+    assert originator.calls == []

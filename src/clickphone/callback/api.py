@@ -5,7 +5,8 @@
   the public key the script tag carries.
 - ``POST /api/v1/public/callback/{site_key}`` ``{number}`` (no sign-in; CORS for the site's
   allowed origins, preflight included): a visitor asks to be called back.
-- ``POST /api/v1/calls/callback`` ``{number}``: the signed-in employee's "Call back".
+- ``POST /api/v1/calls/callback`` ``{number}``: the signed-in employee's "Call back" (a
+  phone number, or an extension of an employee or a department of the same company).
 
 Both requests go to the :class:`~clickphone.callback.service.Originator` on
 ``app.state.originator``; without one they answer 503 ``callback_unavailable``.
@@ -108,7 +109,9 @@ class CallbackIn(BaseModel):
 
 class CallbackOut(BaseModel):
     call_id: str
-    number: str = Field(description="the number as ClickPhone calls it (E.164)")
+    number: str = Field(
+        description="the number as ClickPhone calls it (E.164, or the company extension)"
+    )
 
 
 def _originator(request: Request) -> Originator | None:
@@ -194,6 +197,7 @@ async def public_callback(
 async def cabinet_callback(
     body: CallbackIn, request: Request, actor: CurrentActor, session: SessionDep
 ) -> CallbackOut:
-    """ "Call back" from the cabinet: your phones ring first, then the number; then bridged."""
+    """ "Call back" from the cabinet: your phones ring first, then the number (or a
+    colleague's or a department's extension); then bridged."""
     call_id, e164 = await callbacks.from_cabinet(session, _originator(request), actor, body.number)
     return CallbackOut(call_id=call_id, number=e164)

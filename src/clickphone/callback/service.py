@@ -6,6 +6,8 @@ The call itself is placed by an :class:`Originator` (the B2BUA's originate, foun
 - the site exists and is enabled, and the browser's ``Origin`` is one the site allows;
 - the number is a phone number (E.164 with the tenant's default country), not blacklisted
   (the tenant's or the operator's list, any direction) and in a country the tenant may call;
+  the cabinet's "Call back" also takes an extension of the caller's own company (an
+  employee's or a department's), which is called as dialled;
 - the site's hourly limit and the per-visitor-number hourly limit are not used up (429
   ``callback_limited`` with Retry-After). Accepted requests are rows of ``callback_requests``
   (committed before the call is placed, so parallel requests count each other).
@@ -252,7 +254,10 @@ class CallbackService:
         employee = await session.scalar(select(Employee).where(Employee.user_id == actor.user_id))
         if employee is None:
             raise PermissionDenied("you have no phone extension to call from")
-        e164 = await self._check_number(session, actor.tenant_id, raw_number)
+        extension = await self._company_extension(session, actor.tenant_id, raw_number)
+        if extension is not None and extension == employee.extension:
+            raise ValidationFailed({"number": "this is your own extension"})
+        e164 = extension or await self._check_number(session, actor.tenant_id, raw_number)
         await self._limit(
             session,
             utcnow(),
@@ -270,6 +275,21 @@ class CallbackService:
             department_id=None,
         )
         return call_id, e164
+
+    async def _company_extension(
+        self, session: AsyncSession, tenant_id: int, raw: str
+    ) -> str | None:
+        """``raw`` when it is the extension of an employee or a department of the tenant."""
+        text = raw.strip()
+        if not text or len(text) > 16:
+            return None
+        for model in (Employee, Department):
+            found = await session.scalar(
+                select(model.id).where(model.tenant_id == tenant_id, model.extension == text)
+            )
+            if found is not None:
+                return text
+        return None
 
     async def _check_number(self, session: AsyncSession, tenant_id: int, raw: str) -> str:
         settings = await session.get(TenantPhoneSettings, tenant_id)
