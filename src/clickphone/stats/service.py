@@ -37,7 +37,17 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import Integer, Table, case, false, func, literal_column, select, union_all
+from sqlalchemy import (
+    Integer,
+    Table,
+    bindparam,
+    case,
+    false,
+    func,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -459,9 +469,19 @@ async def top_numbers(
     t = q.tenant_id
 
     def totals(*where: Any) -> Any:
+        # values inline (literal_execute): PostgreSQL's generic plan for this prepared
+        # statement (used after five runs) is 5-40x slower than the custom one
+        def lit(name: str, value: int) -> Any:
+            return bindparam(name, value, literal_execute=True)
+
         return (
             select(n.number, func.sum(n.calls), func.sum(n.answered), func.sum(n.talk_seconds))
-            .where(n.tenant_id == t, n.month >= first, n.month <= last, *where)
+            .where(
+                n.tenant_id == lit("t", t),
+                n.month >= lit("first", first),
+                n.month <= lit("last", last),
+                *where,
+            )
             .group_by(n.number)
             .order_by(func.sum(n.calls).desc(), n.number)
         )
@@ -486,11 +506,8 @@ async def top_numbers(
             names.update(r[0] for r in ranked)
             if len(ranked) == k:
                 bound += int(ranked[-1][1])
-        found = (
-            rows((await session.execute(totals(n.number.in_(sorted(names))))).all())
-            if names
-            else []
-        )
+        chosen: Any = bindparam("chosen", sorted(names), expanding=True, literal_execute=True)
+        found = rows((await session.execute(totals(n.number.in_(chosen)))).all()) if names else []
         if bound == 0 or (len(found) >= limit and found[limit - 1][1] > bound):
             return found[:limit]
         k *= 4
