@@ -100,18 +100,26 @@ class Phase:
     name: str
     messages: int = 0
     wall: float = 0.0
-    cpu: float = 0.0
+    cpu: float = 0.0  # this (the event loop's) thread only: other jobs' load barely shows
+    proc: float = 0.0  # the whole process (SQLite's thread too)
+    gc: float = 0.0  # in the garbage collector (part of cpu)
+    gc_full: int = 0  # full (generation 2) collections
 
 
 @dataclass
 class Run:
     phases: dict[str, Phase] = field(default_factory=dict)
 
-    def add(self, name: str, messages: int, wall: float, cpu: float) -> None:
+    def add(
+        self, name: str, messages: int, wall: float, cpu: float, proc: float, gc: float, full: int
+    ) -> None:
         p = self.phases.setdefault(name, Phase(name))
         p.messages += messages
         p.wall += wall
         p.cpu += cpu
+        p.proc += proc
+        p.gc += gc
+        p.gc_full += full
 
     @property
     def wall(self) -> float:
@@ -120,6 +128,44 @@ class Run:
     @property
     def cpu(self) -> float:
         return sum(p.cpu for p in self.phases.values())
+
+
+class GcTimer:
+    """Time spent in the cyclic garbage collector (all generations), via gc.callbacks."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.full = 0
+        self._t0 = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t0 = time.thread_time()
+        else:
+            self.seconds += time.thread_time() - self._t0
+            self.full += info.get("generation") == 2
+
+
+GC = GcTimer()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.wall = time.perf_counter()
+        self.cpu = time.thread_time()
+        self.proc = time.process_time()
+        self.gc = GC.seconds
+        self.gc_full = GC.full
+
+    def elapsed(self) -> tuple[float, float, float, float, int]:
+        return (
+            time.perf_counter() - self.wall,
+            time.thread_time() - self.cpu,
+            time.process_time() - self.proc,
+            GC.seconds - self.gc,
+            GC.full - self.gc_full,
+        )
 
 
 class Bench:
@@ -162,16 +208,13 @@ class Bench:
         gc.collect()
         if self.profiler is not None:
             self.profiler.enable()
-        cpu0 = time.process_time()
-        t0 = time.perf_counter()
+        clock = Clock()
         for data, addr in datagrams:
             receive(data, addr)
         await self.settle()
-        wall = time.perf_counter() - t0
-        cpu = time.process_time() - cpu0
+        run.add(name, len(datagrams), *clock.elapsed())
         if self.profiler is not None:
             self.profiler.disable()
-        run.add(name, len(datagrams), wall, cpu)
         return self.fake.take()
 
     # -- REGISTER ------------------------------------------------------------------------
@@ -214,12 +257,11 @@ class Bench:
         check(out, len(devices), 200)
         if self.profiler is not None:
             self.profiler.enable()
-        cpu0, t0 = time.process_time(), time.perf_counter()
+        clock = Clock()
         await self.server.store.flush()
-        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        run.add("bindings write-behind (per registration)", len(devices), *clock.elapsed())
         if self.profiler is not None:
             self.profiler.disable()
-        run.add("bindings write-behind (per registration)", len(devices), wall, cpu)
 
     # -- calls ---------------------------------------------------------------------------
     async def call_run(self, pairs: list[tuple[int, int]], run: Run) -> None:
@@ -383,28 +425,38 @@ def check(out: list[tuple[bytes, tuple[str, int]]], count: int, status: int) -> 
 
 
 def report(title: str, runs: list[Run], per: str, units: int) -> None:
-    """Per step, the lowest cost seen over the runs (the least disturbed by other load)."""
+    """Per step, the lowest cost seen over the runs (the least disturbed by other load):
+    wall-clock, CPU of the event loop's thread, CPU of the whole process."""
     print(f"\n{title}: lowest of {len(runs)} runs per step, µs per message")
-    print(f"  {'step':44s} {'msgs':>6s} {'wall µs':>9s} {'cpu µs':>9s}")
-    wall_total = cpu_total = 0.0
+    print(f"  {'step':44s} {'msgs':>6s} {'wall':>8s} {'cpu':>8s} {'process':>8s}")
+    wall_total = cpu_total = proc_total = 0.0
     received = 0
     for name, first in runs[0].phases.items():
         n = max(first.messages, 1)
         wall = min(r.phases[name].wall for r in runs)
         cpu = min(r.phases[name].cpu for r in runs)
+        proc = min(r.phases[name].proc for r in runs)
         wall_total += wall
         cpu_total += cpu
+        proc_total += proc
         if "write-behind" not in name:
             received += first.messages
-        print(f"  {name:44s} {first.messages:6d} {wall / n * 1e6:9.1f} {cpu / n * 1e6:9.1f}")
+        print(
+            f"  {name:44s} {first.messages:6d} {wall / n * 1e6:8.1f} {cpu / n * 1e6:8.1f} "
+            f"{proc / n * 1e6:8.1f}"
+        )
     print(
         f"  {'all received messages (incl. write-behind)':44s} {received:6d} "
-        f"{wall_total / received * 1e6:9.1f} {cpu_total / received * 1e6:9.1f}"
+        f"{wall_total / received * 1e6:8.1f} {cpu_total / received * 1e6:8.1f} "
+        f"{proc_total / received * 1e6:8.1f}"
     )
     print(
         f"  per {per}: wall {wall_total / units * 1e6:.0f} µs, cpu {cpu_total / units * 1e6:.0f} µs"
         f" -> {units / cpu_total:,.0f} {per}s per CPU-second"
     )
+    gc_share = sum(p.gc for r in runs for p in r.phases.values()) / sum(r.cpu for r in runs)
+    full = sum(p.gc_full for r in runs for p in r.phases.values())
+    print(f"  garbage collector: {gc_share:.1%} of the CPU time, {full} full collections")
     cpus = sorted(r.cpu / units * 1e6 for r in runs)
     print(f"  each run, cpu µs per {per}: " + ", ".join(f"{c:.0f}" for c in cpus))
 
@@ -463,11 +515,15 @@ async def main_async(args: argparse.Namespace) -> None:
                 runs.append(run)
             report(f"Calls, {args.calls} per run", runs, "call", args.calls)
         if profiler is not None:
+            if args.profile_out:
+                profiler.dump_stats(args.profile_out)
             print("\ncProfile of the timed batches, top 25 by internal time:")
             stats = pstats.Stats(profiler)
             stats.sort_stats("tottime").print_stats(25)
             print("top 25 by cumulative time:")
-            stats.sort_stats("cumulative").print_stats(25)
+            stats.sort_stats("cumulative").print_stats(40)
+            if args.callers:
+                stats.sort_stats("tottime").print_callers(args.callers)
     finally:
         udp.transport = real
         await server.stop()
@@ -482,8 +538,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=200, help="calls per run")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="print a cProfile top 25")
+    parser.add_argument("--profile-out", help="with --profile: also write the stats here")
+    parser.add_argument("--callers", help="with --profile: also who calls functions matching this")
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    parser.add_argument(
+        "--gc-threshold", type=int, help="gc.set_threshold(N) for generation 0 (default: Python's)"
+    )
     args = parser.parse_args(argv)
+    if args.gc_threshold:
+        gc.set_threshold(args.gc_threshold, *gc.get_threshold()[1:])
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     if args.loop == "uvloop":
         import uvloop

@@ -183,3 +183,27 @@ def test_top_via_view_follows_a_rewritten_via() -> None:
     assert msg.top_via.branch == "z9hG4bK1"
     msg.set("Via", "SIP/2.0/TCP 192.0.2.2;branch=z9hG4bK9")
     assert (msg.top_via.transport, msg.top_via.branch) == ("TCP", "z9hG4bK9")
+
+
+def test_sdp_copy_is_deep() -> None:
+    from clickphone.sip.sdp import Connection, SessionDescription
+
+    original = SessionDescription.parse(
+        b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+        b"m=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n"
+    )
+    before = original.serialize()
+    copied = original.copy()
+    assert copied.serialize() == before and copied is not original
+    copied.connection = Connection.for_ip("198.51.100.7")
+    audio = copied.media[0]
+    audio.port = 5000
+    audio.keep_formats([0])
+    audio.direction = "sendonly"
+    audio.add_attr("ptime", "20")
+    copied.media.append(original.media[0].copy())
+    assert original.serialize() == before
+    assert (
+        b"198.51.100.7" in copied.serialize()
+        and b"m=audio 5000 RTP/AVP 0\r\n" in copied.serialize()
+    )

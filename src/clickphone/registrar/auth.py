@@ -28,10 +28,21 @@ DEFAULT_ALGORITHMS: tuple[str, ...] = ("SHA-256", "MD5")
 
 
 def uri_user(uri: str) -> str | None:
+    """The user part of a SIP URI (None when it has none or is not a valid SIP URI)."""
+    if uri in _URI_USERS:
+        return _URI_USERS[uri]
     try:
-        return SipUri.parse(uri).user
+        user = SipUri.parse(uri).user
     except SipPeerError:
-        return None
+        user = None
+    if len(_URI_USERS) >= 50_000:  # bounded: URIs come from the network
+        _URI_USERS.clear()
+    _URI_USERS[uri] = user
+    return user
+
+
+# Phones repeat the same From/To in every request: URI -> user part, remembered.
+_URI_USERS: dict[str, str | None] = {}
 
 
 class SipAuthenticator:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from clickphone.sip.errors import SipPeerError
-from clickphone.sip.message import NameAddr, SipRequest
+from clickphone.sip.message import SipRequest
 from clickphone.sip.transaction import Peer
 
 DEFAULT_EXPIRES = 3600
@@ -137,11 +137,11 @@ class BindingTable:
             return RegisterOutcome([], [], removed)
 
         user_agent = (request.get("User-Agent") or "")[:500]
-        for raw in raw_contacts:
-            try:
-                contact = NameAddr.parse(raw)
-            except SipPeerError as exc:
-                raise RegisterError(400, f"Bad Contact: {exc}") from exc
+        try:
+            contacts = request.contacts  # parsed once per message (and by the parser already)
+        except SipPeerError as exc:
+            raise RegisterError(400, f"Bad Contact: {exc}") from exc
+        for contact in contacts:
             expires = _parse_expires(contact.params.get("expires"))
             if expires is None:
                 expires = header_expires if header_expires is not None else DEFAULT_EXPIRES

@@ -124,7 +124,7 @@ class Registrar:
         headers = [
             ("Contact", f"<{b.contact}>;expires={b.expires_in(now)}") for b in result.current
         ]
-        headers.append(("Date", formatdate(now, usegmt=True)))
+        headers.append(("Date", _http_date(now)))
         return make_response(request, 200, extra_headers=headers)
 
     def drop_connection(self, peer: Peer) -> list[Binding]:
@@ -161,6 +161,19 @@ class Registrar:
                         tenant_id=device.tenant_id,
                     )
                 )
+
+
+_DATE_CACHE: list[tuple[int, str]] = [(-1, "")]
+
+
+def _http_date(now: float) -> str:
+    """RFC 1123 date for the Date header, formatted once per second."""
+    second = int(now)
+    cached = _DATE_CACHE[0]
+    if cached[0] != second:
+        cached = (second, formatdate(second, usegmt=True))
+        _DATE_CACHE[0] = cached
+    return cached[1]
 
 
 def _contact_info(b: Binding, now: float) -> dict[str, object]:

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from clickphone.db.models import Employee, SipDevice, SipRegistration, User
 from clickphone.db.session import Database
@@ -223,6 +225,21 @@ def _ts(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 
 
+_UPDATED_ON_CONFLICT = (
+    "tenant_id",
+    "received_host",
+    "received_port",
+    "transport",
+    "user_agent",
+    "call_id",
+    "cseq",
+    "expires_at",
+    "q",
+    "instance_id",
+    "updated_at",
+)
+
+
 class RegistrationStore:
     """Write-behind persistence of bindings."""
 
@@ -234,6 +251,7 @@ class RegistrationStore:
         self._task: asyncio.Task[None] | None = None
         self._inflight: asyncio.Future[None] | None = None
         self._wake = asyncio.Event()
+        self._upsert_stmt: Any = None
 
     async def load(self, now: float) -> list[tuple[int, Binding]]:
         """Unexpired bindings from the database (on start)."""
@@ -311,6 +329,18 @@ class RegistrationStore:
                 self._wake.set()
             await asyncio.sleep(self.flush_interval)
 
+    def _upsert(self) -> Any:
+        """The upsert statement, executed with a list of rows (SQLAlchemy sends them as
+        multi-row VALUES batches); built once, so its compiled form is cached."""
+        if self._upsert_stmt is None:
+            insert = pg_insert if self.database.dialect == "postgresql" else sqlite_insert
+            stmt = insert(SipRegistration)
+            self._upsert_stmt = stmt.on_conflict_do_update(
+                index_elements=[SipRegistration.device_id, SipRegistration.contact_uri],
+                set_={name: getattr(stmt.excluded, name) for name in _UPDATED_ON_CONFLICT},
+            )
+        return self._upsert_stmt
+
     async def purge_expired(self, now: float) -> None:
         async with self.database.transaction() as session:
             await session.execute(
@@ -318,6 +348,9 @@ class RegistrationStore:
             )
 
     async def flush(self) -> None:
+        """Write the queued changes in one transaction: one DELETE per removed binding and
+        one multi-row upsert (INSERT ... ON CONFLICT (device_id, contact_uri) DO UPDATE) for
+        all new and refreshed ones — no ORM objects, no read before the write."""
         if not self._upserts and not self._deletes:
             return
         upserts, self._upserts = self._upserts, {}
@@ -332,32 +365,27 @@ class RegistrationStore:
                         )
                     )
                 if upserts:
-                    keys = list(upserts)
-                    existing = {
-                        (r.device_id, r.contact_uri): r
-                        for r in (
-                            await session.execute(
-                                select(SipRegistration).where(
-                                    SipRegistration.device_id.in_({k[0] for k in keys})
-                                )
-                            )
-                        ).scalars()
-                    }
-                    for key, (device, b) in upserts.items():
-                        row = existing.get(key)
-                        if row is None:
-                            row = SipRegistration(device_id=device.id, contact_uri=b.contact)
-                            session.add(row)
-                        row.tenant_id = device.tenant_id
-                        row.received_host = b.peer.host
-                        row.received_port = b.peer.port
-                        row.transport = b.peer.transport
-                        row.user_agent = b.user_agent
-                        row.call_id = b.call_id[:500]
-                        row.cseq = b.cseq
-                        row.expires_at = _ts(b.expires_at)
-                        row.q = b.q
-                        row.instance_id = b.instance_id
+                    now = datetime.now(UTC)
+                    rows = [
+                        {
+                            "device_id": device.id,
+                            "contact_uri": b.contact,
+                            "tenant_id": device.tenant_id,
+                            "received_host": b.peer.host,
+                            "received_port": b.peer.port,
+                            "transport": b.peer.transport,
+                            "user_agent": b.user_agent,
+                            "call_id": b.call_id[:500],
+                            "cseq": b.cseq,
+                            "expires_at": _ts(b.expires_at),
+                            "q": b.q,
+                            "instance_id": b.instance_id,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for device, b in upserts.values()
+                    ]
+                    await session.execute(self._upsert(), rows)
         except Exception:
             # Put the work back (newer entries win) so the next flush retries it.
             for key, value in upserts.items():

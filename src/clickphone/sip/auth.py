@@ -28,9 +28,12 @@ from clickphone.sip.uri import SipUri
 ALGORITHMS: dict[str, str] = {"MD5": "md5", "SHA-256": "sha256", "SHA-512-256": "sha512_256"}
 
 _PARAM_RE = re.compile(
-    r"\s*([A-Za-z0-9\-.!%*_+`'~]+)\s*=\s*(\"(?:[^\"\\]|\\.)*\"|[^\s,\"]*)\s*(?:,|$)", re.S
+    r"\s*([A-Za-z0-9\-.!%*_+`'~]+)\s*=\s*(\"[^\"\\]*(?:\\.[^\"\\]*)*\"|[^\s,\"]*)\s*(?:,|$)", re.S
 )
 _NC_RE = re.compile(r"[0-9a-fA-F]{8}")
+_SCHEME_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+_UNESCAPE_RE = re.compile(r"\\(.)", re.S)
+_NONCE_RE = re.compile(r"[A-Za-z0-9_\-]+")
 _NONCE_BYTES = 8 + 8 + 16
 
 
@@ -74,18 +77,22 @@ def parse_auth_params(text: str) -> tuple[str, dict[str, str]]:
     quoted values unescaped). Raises ValueError when the text is not of that form."""
     text = text.strip()
     scheme, _, rest = text.partition(" ")
-    if not scheme or not re.fullmatch(r"[A-Za-z0-9\-.!%*_+`'~]+", scheme):
+    if not scheme or not _SCHEME_RE.fullmatch(scheme):
         raise ValueError("missing auth scheme")
     params: dict[str, str] = {}
     pos = 0
     rest = rest.strip()
-    while pos < len(rest):
-        match = _PARAM_RE.match(rest, pos)
+    end = len(rest)
+    match_at = _PARAM_RE.match
+    while pos < end:
+        match = match_at(rest, pos)
         if match is None or match.end() == pos:
             raise ValueError(f"malformed auth parameter near {rest[pos : pos + 30]!r}")
         name, value = match.group(1).lower(), match.group(2)
         if value.startswith('"'):
-            value = re.sub(r"\\(.)", r"\1", value[1:-1], flags=re.S)
+            value = value[1:-1]
+            if "\\" in value:
+                value = _UNESCAPE_RE.sub(r"\1", value)
         if name in params:
             raise ValueError(f"duplicate auth parameter {name!r}")
         params[name] = value
@@ -145,11 +152,11 @@ class DigestServer:
         return base64.urlsafe_b64encode(stamp + salt + self._mac(stamp + salt)).decode().rstrip("=")
 
     def _mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._secret, self.realm.encode() + b"\0" + payload, "sha256").digest()[:16]
+        return hmac.digest(self._secret, self.realm.encode() + b"\0" + payload, "sha256")[:16]
 
     def _nonce_time(self, nonce: str) -> float | None:
         """The issue time of a nonce we signed, or None for a forged/foreign one."""
-        if len(nonce) != 43 or not re.fullmatch(r"[A-Za-z0-9_\-]+", nonce):
+        if len(nonce) != 43 or not _NONCE_RE.fullmatch(nonce):
             return None
         raw = base64.urlsafe_b64decode(nonce + "=")
         if len(raw) != _NONCE_BYTES:

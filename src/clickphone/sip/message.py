@@ -574,7 +574,9 @@ class SipMessage:
 
     def get_all(self, name: str) -> list[str]:
         """All values of ``name``; list headers are split on commas into separate items."""
-        cname = canonical_name(name)
+        cname = _CANONICAL_CACHE.get(name)
+        if cname is None:
+            cname = canonical_name(name)
         values = [v for n, v in self.headers if n == cname]
         if cname in LIST_HEADERS:
             out: list[str] = []

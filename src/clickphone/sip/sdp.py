@@ -17,7 +17,6 @@ Offer/answer (RFC 3264):
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -362,6 +361,11 @@ class Media(_Lines):
     def serialize_lines(self) -> list[str]:
         return [f"m={self.m_line}", *(f"{k}={v}" for k, v in self.lines)]
 
+    def copy(self) -> Media:
+        return Media(
+            self.kind, self.port, self.proto, list(self.formats), self.port_count, list(self.lines)
+        )
+
 
 @dataclass
 class SessionDescription(_Lines):
@@ -414,7 +418,8 @@ class SessionDescription(_Lines):
         return ("\r\n".join(out) + "\r\n").encode()
 
     def copy(self) -> SessionDescription:
-        return copy.deepcopy(self)
+        """A deep copy (lines are tuples of strings, so copying the lists is enough)."""
+        return SessionDescription(list(self.lines), [m.copy() for m in self.media])
 
     @property
     def origin(self) -> Origin:

@@ -48,6 +48,7 @@ from clickphone.sip.state import (
 logger = logging.getLogger(__name__)
 
 MAGIC_COOKIE = "z9hG4bK"
+_SKELETON_HEADERS = frozenset({"Via", "From", "To", "Call-ID", "CSeq"})
 RELIABLE_TRANSPORTS = frozenset({"TCP", "TLS", "WS", "WSS", "SCTP", "TLS-SCTP"})
 
 
@@ -171,6 +172,16 @@ class ServerTransaction(Transaction):
         self.role = TxRole.INVITE_SERVER if request.method == "INVITE" else TxRole.NON_INVITE_SERVER
         super().__init__(request, peer, key)
         self._response_bytes = b""
+
+    def _release(self) -> None:
+        """Completed non-INVITE (waiting in Timer J): only the key, the peer and the response
+        bytes matter now (retransmitted requests get the bytes again). Keep a skeleton of the
+        request (method, Request-URI and the headers a response copies) and drop the rest:
+        thousands of REGISTERs wait here at any time."""
+        request = self.request
+        keep = [(n, v) for n, v in request.headers if n in _SKELETON_HEADERS]
+        self.request = SipRequest(request.method, request.uri, keep, canonical=True)
+        self.last_response = None
 
 
 class Uas2xxRetransmitter(_TimerOwner):
@@ -640,6 +651,7 @@ class TransactionLayer:
                 self._terminate(tx)
             else:
                 self._start(tx, "J", now + t.timeout)
+                tx._release()
 
     def answer_cancel(
         self, event: CancelReceived, now: float, *, to_tag: str | None = None

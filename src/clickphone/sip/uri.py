@@ -120,9 +120,17 @@ def _parse_uri_headers(text: str) -> list[tuple[str, str]]:
 def uri_scheme(text: str) -> str | None:
     """The lower-cased scheme of an absolute URI, or None when ``text`` has none."""
     scheme, sep, _ = text.partition(":")
-    if not sep or not _SCHEME_RE.fullmatch(scheme):
+    if not sep:
+        return None
+    known = _KNOWN_SCHEMES.get(scheme)
+    if known is not None:
+        return known
+    if not _SCHEME_RE.fullmatch(scheme):
         return None
     return scheme.lower()
+
+
+_KNOWN_SCHEMES = {name: name.lower() for name in ("sip", "sips", "tel", "SIP", "SIPS", "TEL")}
 
 
 @dataclass(eq=False)

@@ -67,6 +67,8 @@ def stamp_via(request: SipRequest, peer: Peer) -> None:
 
 def _split_first_via(value: str) -> tuple[str, str, str]:
     """Split a Via header line into its first hop and the rest (comma-separated hops)."""
+    if '"' not in value:
+        return value.partition(",")
     in_quotes = False
     for i, ch in enumerate(value):
         if ch == '"':
