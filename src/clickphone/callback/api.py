@@ -104,7 +104,8 @@ class SiteOut(OrmModel):
 
 
 class CallbackIn(BaseModel):
-    number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)]
+    # two characters: a company's extension may be that short (the cabinet's call-back)
+    number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=40)]
 
 
 class CallbackOut(BaseModel):

@@ -271,7 +271,8 @@ export interface paths {
         put?: never;
         /**
          * Cabinet Callback
-         * @description "Call back" from the cabinet: your phones ring first, then the number; then bridged.
+         * @description "Call back" from the cabinet: your phones ring first, then the number (or a
+         *     colleague's or a department's extension); then bridged.
          */
         post: operations["cabinet_callback_api_v1_calls_callback_post"];
         delete?: never;
@@ -2090,7 +2091,7 @@ export interface components {
             call_id: string;
             /**
              * Number
-             * @description the number as ClickPhone calls it (E.164)
+             * @description the number as ClickPhone calls it (E.164, or the company extension)
              */
             number: string;
         };
