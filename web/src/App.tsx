@@ -28,6 +28,7 @@ import { LoadingState, NotFound } from "./components/States";
 const LogicListPage = lazy(() => import("./pages/LogicList"));
 const LogicEditorPage = lazy(() => import("./pages/LogicEditor"));
 const ForwardingPage = lazy(() => import("./pages/Forwarding"));
+const WidgetSitesPage = lazy(() => import("./pages/WidgetSites"));
 const later = (page: React.ReactNode) => <Suspense fallback={<LoadingState />}>{page}</Suspense>;
 
 const theme = createTheme({ primaryColor: "blue", defaultRadius: "md" });
@@ -86,6 +87,7 @@ export function App() {
                 { path: "/logic", element: later(<LogicListPage />) },
                 { path: "/logic/:id", element: later(<LogicEditorPage />) },
                 { path: "/forwarding", element: later(<ForwardingPage />) },
+                { path: "/widget-sites", element: later(<WidgetSitesPage />) },
                 { path: "*", element: <NotFound /> },
               ],
             },

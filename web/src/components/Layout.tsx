@@ -31,6 +31,7 @@ import {
   IconSitemap,
   IconUser,
   IconUsers,
+  IconWorldWww,
 } from "@tabler/icons-react";
 import { useQueryClient } from "@tanstack/react-query";
 import { Navigate, NavLink as RouterLink, Outlet, useLocation, useNavigate } from "react-router";
@@ -58,6 +59,7 @@ const NAV: NavItem[] = [
   { to: "/calls", label: "nav.calls", icon: IconPhoneCall },
   { to: "/statistics", label: "nav.stats", icon: IconChartBar, admin: true },
   { to: "/logic", label: "nav.logic", icon: IconHierarchy2, company: true, admin: true },
+  { to: "/widget-sites", label: "nav.widgetSites", icon: IconWorldWww, company: true, admin: true },
   { to: "/recordings", label: "nav.recordings", icon: IconMicrophone },
   { to: "/numbers", label: "nav.numbers", icon: IconHash, customer: true },
   { to: "/store", label: "nav.store", icon: IconShoppingCart, customer: true },

@@ -2,6 +2,7 @@
 import { callsEn, callsRu } from "./i18n-calls";
 import { storeEn, storeRu } from "./i18n-store";
 import { flowEn, flowRu } from "./flowI18n";
+import { callbackEn, callbackRu } from "./callbackI18n";
 
 export const en = {
   "app.name": "ClickPhone",
@@ -216,6 +217,7 @@ export const en = {
   ...callsEn,
   ...storeEn,
   ...flowEn,
+  ...callbackEn,
 } as const;
 
 export type Key = keyof typeof en;
@@ -434,6 +436,7 @@ export const ru: Record<Key, string> = {
   ...callsRu,
   ...storeRu,
   ...flowRu,
+  ...callbackRu,
 };
 
 export const dictionaries: Record<Lang, Record<Key, string>> = { en, ru };

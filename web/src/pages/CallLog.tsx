@@ -25,6 +25,7 @@ import {
   IconArrowsExchange,
   IconDownload,
   IconInfoCircle,
+  IconPhoneOutgoing,
   IconPlayerPlay,
   IconPlayerStop,
   IconSearch,
@@ -45,6 +46,8 @@ import {
   type DirectionFilter,
   type OutcomeFilter,
 } from "../lib/calllog";
+import { callBackNumber } from "../lib/callback";
+import { canCallBack, useCallBack } from "../lib/callbackApi";
 import { formatDuration, formatTime } from "../lib/dates";
 import { useAllEmployees } from "../lib/directory";
 import { errorMessage } from "../lib/errors";
@@ -170,7 +173,19 @@ function stepDetails(step: Record<string, unknown>): string {
     .join(" · ");
 }
 
-function CallDetails({ record, employeeName }: { record: CallRecord; employeeName: (id: number | null) => string }) {
+function CallDetails({
+  record,
+  employeeName,
+  callBackTo,
+  onCallBack,
+  callingBack,
+}: {
+  record: CallRecord;
+  employeeName: (id: number | null) => string;
+  callBackTo: string | null;
+  onCallBack: (number: string) => void;
+  callingBack: boolean;
+}) {
   const { t, dateTime } = useI18n();
   const first = record.trace.find((s) => typeof s.at === "number")?.at as number | undefined;
   const rows: [Key, string][] = [
@@ -194,6 +209,20 @@ function CallDetails({ record, employeeName }: { record: CallRecord; employeeNam
           .filter((n) => n !== "—")
           .join(" → ")}
       </Text>
+      {callBackTo && (
+        <Group>
+          <Button
+            size="xs"
+            variant="light"
+            leftSection={<IconPhoneOutgoing size={16} />}
+            loading={callingBack}
+            onClick={() => onCallBack(callBackTo)}
+            data-testid="call-details-callback"
+          >
+            {t("callback.action")} {callBackTo}
+          </Button>
+        </Group>
+      )}
       <Table fz="sm">
         <Table.Tbody>
           {rows.map(([k, v]) => (
@@ -254,7 +283,12 @@ export function CallLogPage() {
   const { t, dateTime } = useI18n();
   const me = useMe();
   const admin = isAdmin(me.data);
-  const employees = useAllEmployees(admin);
+  const mayCallBack = canCallBack(me.data);
+  const employees = useAllEmployees(admin || mayCallBack);
+  const callBack = useCallBack();
+  const myEmployeeId = employees.data?.find((e) => e.user_id === me.data?.user.id)?.id ?? null;
+  const callBackTo = (c: CallRecord) => (mayCallBack ? callBackNumber(c, myEmployeeId) : null);
+  const callingBack = (number: string) => callBack.isPending && callBack.variables === number;
   const [filters, setFilters] = useState<CallLogFilters>(NO_FILTERS);
   const [offset, setOffset] = useState(0);
   const [playing, setPlaying] = useState<string | null>(null);
@@ -415,6 +449,7 @@ export function CallLogPage() {
                 {list.data.items.map((c) => {
                   const client = clientOf(c);
                   const external = c.direction !== "internal";
+                  const back = callBackTo(c);
                   return [
                     <Table.Tr key={c.id} data-testid="call-row" data-call-id={c.id}>
                       <Table.Td style={{ whiteSpace: "nowrap" }}>{dateTime(c.started_at)}</Table.Td>
@@ -462,6 +497,20 @@ export function CallLogPage() {
                       <Table.Td c="dimmed">—</Table.Td>
                       <Table.Td>
                         <Group gap={4} wrap="nowrap" justify="flex-end">
+                          {back && (
+                            <Tooltip label={`${t("callback.action")} ${back}`}>
+                              <ActionIcon
+                                variant="subtle"
+                                color="teal"
+                                aria-label={`${t("callback.action")} ${back}`}
+                                loading={callingBack(back)}
+                                onClick={() => callBack.mutate(back)}
+                                data-testid="call-callback"
+                              >
+                                <IconPhoneOutgoing size={16} />
+                              </ActionIcon>
+                            </Tooltip>
+                          )}
                           {external && client.number && (
                             <Tooltip label={t("calls.addContact")}>
                               <ActionIcon
@@ -509,7 +558,15 @@ export function CallLogPage() {
         size="md"
         title={t("calls.details")}
       >
-        {details && <CallDetails record={details} employeeName={employeeName} />}
+        {details && (
+          <CallDetails
+            record={details}
+            employeeName={employeeName}
+            callBackTo={callBackTo(details)}
+            onCallBack={(number) => callBack.mutate(number)}
+            callingBack={callBack.isPending}
+          />
+        )}
       </Drawer>
       {adding && <AddContactModal number={adding.number} name={adding.name} onClose={() => setAdding(null)} />}
     </Stack>

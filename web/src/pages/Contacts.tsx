@@ -20,6 +20,7 @@ import { notifications } from "@mantine/notifications";
 import {
   IconDownload,
   IconPencil,
+  IconPhoneOutgoing,
   IconPlus,
   IconSearch,
   IconShare,
@@ -39,6 +40,8 @@ import {
   parseContactsFile,
   type ContactData,
 } from "../lib/contact-io";
+import { dialable } from "../lib/callback";
+import { canCallBack, useCallBack } from "../lib/callbackApi";
 import { ALL } from "../lib/directory";
 import { errorMessage } from "../lib/errors";
 import { useI18n } from "../lib/i18n";
@@ -85,6 +88,8 @@ export function ContactsPage() {
   const [importing, setImporting] = useState(false);
   const [sharing, setSharing] = useState<Contact | null>(null);
   const myId = me.data?.user.id;
+  const mayCallBack = canCallBack(me.data);
+  const callBack = useCallBack();
 
   const list = useQuery({
     queryKey: ["contacts", { q, scope, favorite, group, offset }],
@@ -320,15 +325,32 @@ export function ContactsPage() {
                       </Group>
                       <Group gap="md">
                         {c.numbers.map((n) => (
-                          <Text size="sm" key={n.id}>
-                            <a href={`tel:${n.number}`}>{n.number}</a>
-                            {n.label && (
-                              <Text span size="xs" c="dimmed">
-                                {" "}
-                                {n.label}
-                              </Text>
+                          <Group gap={4} wrap="nowrap" key={n.id}>
+                            <Text size="sm">
+                              <a href={`tel:${n.number}`}>{n.number}</a>
+                              {n.label && (
+                                <Text span size="xs" c="dimmed">
+                                  {" "}
+                                  {n.label}
+                                </Text>
+                              )}
+                            </Text>
+                            {mayCallBack && dialable(n.number) && (
+                              <Tooltip label={`${t("callback.action")} ${n.number}`}>
+                                <ActionIcon
+                                  size="sm"
+                                  variant="subtle"
+                                  color="teal"
+                                  aria-label={`${t("callback.action")} ${n.number}`}
+                                  loading={callBack.isPending && callBack.variables === n.number}
+                                  onClick={() => callBack.mutate(n.number)}
+                                  data-testid="contact-callback"
+                                >
+                                  <IconPhoneOutgoing size={14} />
+                                </ActionIcon>
+                              </Tooltip>
                             )}
-                          </Text>
+                          </Group>
                         ))}
                       </Group>
                       {c.notes && (
