@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from clickphone.accounts.errors import ValidationFailed
 from clickphone.accounts.scope import Actor
@@ -53,7 +53,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await aggregator.stop()
 
 
-router = APIRouter(prefix="/stats", responses=ERROR_RESPONSES, tags=["stats"], lifespan=lifespan)
+async def custom_plans(session: SessionDep) -> None:
+    """PostgreSQL plans each statistics query for its own period: after five runs of a
+    prepared statement it would switch to a generic plan, 3-40x slower on these tables."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+router = APIRouter(
+    prefix="/stats",
+    responses=ERROR_RESPONSES,
+    tags=["stats"],
+    lifespan=lifespan,
+    dependencies=[Depends(custom_plans)],
+)
 
 Direction = Literal["internal", "incoming", "outgoing"]
 
