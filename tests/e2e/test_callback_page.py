@@ -247,7 +247,18 @@ def test_call_back_from_the_call_log_and_the_widget_page(
         shot(widget, "callback-05-widget-429")
         widget.close()
 
-        # -- a new key, then deletion ---------------------------------------------------------
+        # -- edit (the form comes back filled in), a new key, then deletion ------------------
+        card.get_by_test_id("site-menu").click()
+        page.get_by_test_id("site-edit").click()
+        expect(page.get_by_test_id("site-name")).to_have_value("Shop")
+        expect(page.get_by_test_id("site-target")).to_have_value(re.compile("Carl Colleague"))
+        expect(page.get_by_test_id("site-origins")).to_have_value(server.base_url)
+        page.get_by_test_id("site-per-site").fill("10")
+        page.get_by_test_id("site-save").click()
+        expect(card.get_by_test_id("site-limits")).to_have_text("1/h per number · 10/h per site")
+        [edited] = c.get("/api/v1/callback-sites").json()
+        assert edited["per_site_hourly"] == 10 and edited["employee_id"] == carl["id"]
+        assert edited["public_key"] == key
         card.get_by_test_id("site-menu").click()
         page.get_by_test_id("site-rotate").click()
         page.get_by_test_id("confirm-yes").click()
