@@ -506,8 +506,12 @@ async def top_numbers(
             names.update(r[0] for r in ranked)
             if len(ranked) == k:
                 bound += int(ranked[-1][1])
+        # month = ANY(...) AND number = ANY(...): index lookups on the primary key, where a
+        # month range would scan every number of every month
         chosen: Any = bindparam("chosen", sorted(names), expanding=True, literal_execute=True)
-        found = rows((await session.execute(totals(n.number.in_(chosen)))).all()) if names else []
+        each: Any = bindparam("each", months, expanding=True, literal_execute=True)
+        stmt = totals(n.month.in_(each), n.number.in_(chosen))
+        found = rows((await session.execute(stmt)).all()) if names else []
         if bound == 0 or (len(found) >= limit and found[limit - 1][1] > bound):
             return found[:limit]
         k *= 4
