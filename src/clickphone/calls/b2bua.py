@@ -1316,7 +1316,7 @@ class CallManager:
                 call.step("rejected", status=status)
                 await self.flow_hangup(call, FAILURE_REASONS.get(status, "rejected"))
                 return
-            call.direction = route.direction if route.direction != "internal" else "outgoing"
+            call.direction = route.direction  # internal for an extension, else outgoing
             if self.flows is not None:
                 ringback = getattr(self.flows, "tones", {}).get("ringback")
                 if ringback is not None:
