@@ -382,7 +382,7 @@ async def test_click_to_call_rings_the_employee_then_the_visitor_and_bridges(env
     [end] = ended(env)
     assert end["outcome"] == "answered" and end["id"] == call_id
     [record] = await env.pbx.records()
-    assert record.callee == "103" and record.direction == "outgoing"
+    assert record.callee == "103" and record.direction == "internal"
 
 
 async def test_click_to_call_nobody_free_is_refused(env: Env) -> None:
