@@ -182,6 +182,7 @@ class CallRecorder:
             _Op(
                 update={
                     "id": record_id,
+                    "direction": direction,  # a click-to-call learns it once routed
                     "answered_at": _dt(answered_at),
                     "ended_at": _dt(ended_at),
                     "ring_seconds": ring,
