@@ -192,3 +192,35 @@ async def test_sipp_inbound_call_to_the_did_reaches_the_phone(pbx: PstnPbx, tmp_
     (record,) = await settled_records(pbx)
     assert (record.direction, record.callee, record.caller) == ("incoming", DID, "+79161234567")
     assert record.outcome == "answered" and record.callee_employee_id is not None
+
+
+async def test_registers_with_digest_auth_to_a_sipp_carrier(pbx: PstnPbx, tmp_path: Path) -> None:
+    port = free_port()
+    carrier = await sipp(tmp_path, "carrier_registrar.xml", "-p", str(port))
+    deadline = time.monotonic() + 5
+    while not bound(CARRIER_IP, port):
+        assert carrier.returncode is None and time.monotonic() < deadline, "sipp did not start"
+        await asyncio.sleep(0.05)
+    trunk_id = await pbx.add_trunk(
+        name="sipp-registrar",
+        kind="registration",
+        host=CARRIER_IP,
+        port=port,
+        username="clickphone-trunk",
+        password="trunk-Secret-1",
+        from_domain="carrier.test",
+        register_expires=300,
+        options_interval=0,
+        priority=10,
+    )
+    report = await finished(carrier, tmp_path)
+    assert carrier.returncode == 0, report  # sipp verified the digest credentials
+
+    def registered() -> bool:
+        state = pbx.pstn.registration.state(trunk_id)
+        return state is not None and state["registration"] == "registered"
+
+    await eventually(registered)
+    state = pbx.pstn.registration.state(trunk_id)
+    assert state is not None and state["last_status"] == 200
+    assert state["expires_at"] - time.time() <= 121  # the carrier's granted expiry wins
