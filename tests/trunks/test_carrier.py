@@ -234,6 +234,7 @@ async def test_outbound_e164_caller_id_407_and_failover(
             assert [r.direction for r in records] == ["outgoing"] * 4
             assert records[0].callee == "+79161234567"
             assert records[0].outcome == "answered"
+            assert records[0].line == CALLER_ID  # went out presenting the company's number
         finally:
             await asyncio.to_thread(alice.close)
     finally:

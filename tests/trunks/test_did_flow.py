@@ -94,4 +94,5 @@ async def test_inbound_did_follows_its_published_flow(
     [record] = records
     assert record.direction == "incoming" and record.callee == DID
     assert record.outcome == "answered"
+    assert record.line == DID  # the statistics' "by line": the number the call came in on
     assert any(t.get("step") == "flow" and t.get("kind") == "number" for t in record.trace)

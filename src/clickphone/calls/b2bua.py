@@ -43,6 +43,7 @@ from clickphone.media.control import (
     RecordingInfo,
     RtpTimeoutEvent,
 )
+from clickphone.registrar.auth import uri_user
 from clickphone.sip.auth import build_authorization, parse_challenge
 from clickphone.sip.dialog import Dialog, dialog_id_of, make_cancel, new_tag
 from clickphone.sip.errors import SipError
@@ -133,6 +134,7 @@ class Call:
     direction: str = "internal"
     trace: list[dict[str, Any]] = field(default_factory=list)
     recorded: bool = False
+    line: str | None = None  # our number the call came in on / went out through (statistics)
     # sequential routes (trunk failover): targets not tried yet, and the SDP they get
     waiting: list[Target] = field(default_factory=list)
     b_sdp: bytes = b""
@@ -397,6 +399,7 @@ class CallManager:
             call.trace.append(dict(step))
         if isinstance(route, FlowRoute):
             call.flow = route
+        call.line = line_of(route)
         if not await self._record_start(call):
             self._respond(tx, req, 500, "Call log unavailable", to_tag=a_tag)
             return
@@ -452,6 +455,7 @@ class CallManager:
                 callee=call.callee_extension,
                 callee_employee_id=call.callee_employee_id,
                 started_at=call.started_at,
+                line=call.line,
             )
         except Exception:
             log.exception("x %s cannot write the call record", call.a_call_id)
@@ -1682,6 +1686,21 @@ class FlowCall:
 
     def busy_devices(self) -> set[str]:
         return set(self.manager.busy_legs())
+
+
+def line_of(route: Route | RouteFailure) -> str | None:
+    """The line of a call for statistics: the virtual number an incoming call was made to,
+    the caller ID an outgoing call presents (else the trunk)."""
+    if route.direction == "incoming":
+        return route.callee or None
+    if route.direction != "outgoing" or not isinstance(route, Route) or not route.targets:
+        return None
+    target = route.targets[0]
+    if target.from_uri:
+        user = uri_user(target.from_uri)
+        if user:
+            return user
+    return target.device or None
 
 
 def call_outcome(answered: bool, reason: str) -> str:
