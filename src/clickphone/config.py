@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     recording_format: Literal["ogg", "mp3", "wav"] = "ogg"
     recording_retention_interval: float = 3600.0  # seconds between retention sweeps
     recording_share_ttl: int = 7 * 24 * 3600  # longest lifetime of a share link
+    # recordings in S3-compatible storage (production) when a bucket is set; else the folder
+    recordings_s3_endpoint: str = ""  # e.g. http://minio:9000; "" for AWS itself
+    recordings_s3_bucket: str = ""
+    recordings_s3_access_key: str = ""
+    recordings_s3_secret_key: str = ""
+    recordings_s3_region: str = "us-east-1"
+    recordings_s3_prefix: str = ""
 
     secret_key: str = ""
     admin_email: str = "admin@clickphone.local"
