@@ -224,3 +224,37 @@ async def test_registers_with_digest_auth_to_a_sipp_carrier(pbx: PstnPbx, tmp_pa
     state = pbx.pstn.registration.state(trunk_id)
     assert state is not None and state["last_status"] == 200
     assert state["expires_at"] - time.time() <= 121  # the carrier's granted expiry wins
+
+
+async def test_failover_from_a_sipp_carrier_answering_503_to_the_next(
+    pbx: PstnPbx, tmp_path: Path
+) -> None:
+    first_port, second_port = free_port(), free_port()
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    first = await sipp(tmp_path / "first", "carrier_503.xml", "-p", str(first_port))
+    second = await sipp(tmp_path / "second", "carrier_uas.xml", "-p", str(second_port))
+    deadline = time.monotonic() + 5
+    while not (bound(CARRIER_IP, first_port) and bound(CARRIER_IP, second_port)):
+        assert time.monotonic() < deadline, "sipp did not start"
+        await asyncio.sleep(0.05)
+    for name, port, priority in (("down", first_port, 10), ("up", second_port, 20)):
+        await pbx.add_trunk(
+            name=name, kind="ip", host=CARRIER_IP, port=port, priority=priority,
+            allowed_addresses=[f"{CARRIER_IP}/32"], options_interval=0,
+        )  # fmt: skip
+    alice = await phone(pbx, tmp_path, "101")
+    try:
+        alice.send("call", uri=f"sip:+79161234567@{pbx.hostport}")
+        await wait(alice, "call_state", lambda e: e["state"] == "CONFIRMED")
+        alice.send("hangup")
+        await wait(alice, "call_state", lambda e: e["state"] == "DISCONNECTED")
+        first_report = await finished(first, tmp_path / "first")
+        second_report = await finished(second, tmp_path / "second")
+        assert first.returncode == 0, first_report  # it got the INVITE first and said 503
+        assert second.returncode == 0, second_report  # then the next trunk answered
+    finally:
+        await asyncio.to_thread(alice.close)
+    (record,) = await settled_records(pbx)
+    assert record.outcome == "answered"
+    assert [leg["status"] for leg in record.legs] == [503, 200]
