@@ -753,6 +753,20 @@ class CallManager:
             self._send_bye(dialog, fork.peer)
             await self._finish(call, "cancelled")
             return
+        self._answer_caller(call, a_sdp)
+        call.state = "answered"
+        call.answered_at = time.time()
+        self._cancel_timers(call)
+        self._arm(call, self.settings.max_duration, self._max_duration)
+        if call.session_expires is not None:
+            self._arm_session_timer(call)
+        call.step("answered", device=fork.device)
+        log.info("- %s answered", call.a_call_id)
+        self._ring_settled(call, 200)
+        await self._publish("call.answered", call)
+
+    def _answer_caller(self, call: Call, sdp: bytes) -> None:
+        """Send the caller our 200 with ``sdp`` and open the A-leg dialog."""
         headers = [
             ("Contact", f"<{self._contact(call.a_peer)}>"),
             ("Allow", ALLOW),
@@ -768,22 +782,12 @@ class CallManager:
             200,
             to_tag=call.a_tag,
             extra_headers=[*headers, ("Content-Type", "application/sdp")],
-            body=a_sdp,
+            body=sdp,
         )
         self.endpoint.send_response(call.a_tx, response)
         call.a_dialog = Dialog.create_uas(call.a_invite, response)
         call.a_dialog.local_target = self._contact(call.a_peer)
         self._by_dialog[call.a_dialog.dialog_id] = (call, "A")
-        call.state = "answered"
-        call.answered_at = time.time()
-        self._cancel_timers(call)
-        self._arm(call, self.settings.max_duration, self._max_duration)
-        if call.session_expires is not None:
-            self._arm_session_timer(call)
-        call.step("answered", device=fork.device)
-        log.info("- %s answered", call.a_call_id)
-        self._ring_settled(call, 200)
-        await self._publish("call.answered", call)
 
     def _cancel_fork(self, fork: Fork) -> None:
         if fork.cancelled or fork.status >= 200 or fork.tx is None:
@@ -1066,27 +1070,7 @@ class CallManager:
             except MediaError as exc:
                 log.warning("x %s cannot answer locally: %s", call.a_call_id, exc)
                 return False
-            headers = [
-                ("Contact", f"<{self._contact(call.a_peer)}>"),
-                ("Allow", ALLOW),
-                ("Supported", SUPPORTED),
-            ]
-            if call.session_expires is not None:
-                headers += [
-                    ("Session-Expires", f"{call.session_expires};refresher=uac"),
-                    ("Require", "timer"),
-                ]
-            response = make_response(
-                call.a_invite,
-                200,
-                to_tag=call.a_tag,
-                extra_headers=[*headers, ("Content-Type", "application/sdp")],
-                body=sdp,
-            )
-            self.endpoint.send_response(call.a_tx, response)
-            call.a_dialog = Dialog.create_uas(call.a_invite, response)
-            call.a_dialog.local_target = self._contact(call.a_peer)
-            self._by_dialog[call.a_dialog.dialog_id] = (call, "A")
+            self._answer_caller(call, sdp)
             call.local_answered = True
             call.local_sdp = sdp
             call.state = "flow"

@@ -7,14 +7,13 @@ from collections import OrderedDict
 from email.message import EmailMessage
 from typing import Any
 
-import aiosmtplib
-
 from clickphone.bus.bus import EventBus
 from clickphone.bus.events import Event
 from clickphone.config import Settings
 from clickphone.db.models import Notification, User
 from clickphone.db.session import Database
 from clickphone.logging import get_logger
+from clickphone.mail import smtp_send
 
 log = get_logger(__name__)
 
@@ -72,18 +71,8 @@ class NotificationMailer:
             if row is None or user is None or not user.is_active:
                 return
             message = notification_message(self.settings, user.email, row)
-        s = self.settings
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_user or None,
-                password=s.smtp_password or None,
-                use_tls=s.smtp_tls == "tls",
-                start_tls=s.smtp_tls == "starttls",
-                timeout=30,
-            )
+            await smtp_send(self.settings, message)
         except Exception as exc:
             log.error("notification.mail_failed", error=repr(exc), kind=row.kind)
         else:
