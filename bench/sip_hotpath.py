@@ -55,7 +55,7 @@ from clickphone.media.relay import LocalMediaController, RelayConfig
 from clickphone.sip.auth import Challenge, build_authorization
 from clickphone.sip.message import SipRequest, SipResponse
 from clickphone.sip.parser import parse_message
-from clickphone.sipserver import SipServer, SipServerConfig
+from clickphone.sipserver import SipServer, SipServerConfig, tune_gc
 
 SERVER_HOST = "127.0.0.1"
 PHONE_HOST = "127.0.0.1"
@@ -487,6 +487,8 @@ async def main_async(args: argparse.Namespace) -> None:
         bus=EventBus(),
     )
     await server.start()
+    if args.tune_gc:
+        tune_gc()
     # The bench writes the bindings itself (timed separately): stop the background writer.
     await server.store.stop()
     udp = server.endpoint.transports.udp
@@ -543,6 +545,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     parser.add_argument(
         "--gc-threshold", type=int, help="gc.set_threshold(N) for generation 0 (default: Python's)"
+    )
+    parser.add_argument(
+        "--tune-gc", action="store_true", help="clickphone.sipserver.tune_gc() after start"
     )
     args = parser.parse_args(argv)
     if args.gc_threshold:

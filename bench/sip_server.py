@@ -5,7 +5,9 @@ Devices ``bench0001`` .. ``benchNNNN`` share one password and are challenged wit
 so ``sip:0002@HOST:PORT`` calls device bench0002. SQLite lives in a temporary directory
 (or ``--data``); media is the in-process relay (default) or a media worker process
 (``--media worker``). The server prints ``READY <port> <pid>`` once it listens and runs until
-SIGINT/SIGTERM; ``--profile FILE`` writes cProfile stats on exit.
+SIGINT/SIGTERM; ``--profile FILE`` writes cProfile stats on exit. The server tunes its garbage
+collector as a production server should (``SipServerConfig.tune_gc``; ``--default-gc`` keeps
+Python's settings).
 
     .venv/bin/python bench/sip_server.py --port 5070 --devices 10000
 """
@@ -119,6 +121,7 @@ async def serve(args: argparse.Namespace) -> None:
             advertised_host=args.host,
             media_ip=args.host,
             auth_max_failures=1_000_000,
+            tune_gc=not args.default_gc,
         ),
         database,
         media,
@@ -159,6 +162,9 @@ def main() -> None:
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     parser.add_argument("--log-level", default="WARNING")
     parser.add_argument("--profile", help="write cProfile stats to this file on exit")
+    parser.add_argument(
+        "--default-gc", action="store_true", help="keep Python's GC settings (no tune_gc)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=args.log_level, stream=sys.stderr)
     if args.loop == "uvloop":
