@@ -467,7 +467,7 @@ async def main_async(args: argparse.Namespace) -> None:
     devices = max(args.count, 2 * args.calls) + 2
     await provision(database, devices, PASSWORD)
     media = LocalMediaController(
-        RelayConfig(bind_ip=SERVER_HOST, port_min=None, port_max=None, rtp_timeout=300)
+        RelayConfig(bind_ip=SERVER_HOST, port_min=40000, port_max=49999, rtp_timeout=300)
     )
     await media.__aenter__()
     server = SipServer(

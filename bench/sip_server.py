@@ -107,8 +107,9 @@ async def serve(args: argparse.Namespace) -> None:
         media = await WorkerMediaController.connect(worker.host, worker.port)
         await media.__aenter__()
     else:
+        low, high = (int(p) for p in args.rtp_ports.split("-"))
         media = LocalMediaController(
-            RelayConfig(bind_ip=args.host, port_min=None, port_max=None, rtp_timeout=300)
+            RelayConfig(bind_ip=args.host, port_min=low, port_max=high, rtp_timeout=300)
         )
         await media.__aenter__()
     server = SipServer(
@@ -159,6 +160,12 @@ def main() -> None:
     parser.add_argument("--password", default=PASSWORD)
     parser.add_argument("--data", help="data directory (default: a new temporary one)")
     parser.add_argument("--media", choices=["local", "worker"], default="local")
+    parser.add_argument(
+        "--rtp-ports",
+        default="30000-39999",
+        help="RTP port range of the in-process relay (a range, as deployed: ephemeral ports "
+        "cost the relay retries for odd numbers)",
+    )
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     parser.add_argument("--log-level", default="WARNING")
     parser.add_argument("--profile", help="write cProfile stats to this file on exit")

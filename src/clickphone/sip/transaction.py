@@ -89,6 +89,9 @@ def new_branch() -> str:
 class _TimerOwner:
     """Something with named timers in the layer's heap (a transaction or a retransmitter)."""
 
+    # Slots throughout: thousands of transactions wait in their timers at any time.
+    __slots__ = ("_timers",)
+
     def __init__(self) -> None:
         # name -> (deadline, heap sequence number); an entry in the heap is live only if its
         # sequence number is still the one recorded here.
@@ -103,6 +106,7 @@ class _TimerOwner:
 class Transaction(_TimerOwner):
     """State common to the four transaction kinds. Read the attributes, don't set them."""
 
+    __slots__ = ("_interval", "key", "last_response", "peer", "request", "role", "state")
     role: TxRole
 
     def __init__(self, request: SipRequest, peer: Peer, key: tuple[str, ...]) -> None:
@@ -152,6 +156,8 @@ class Transaction(_TimerOwner):
 class ClientTransaction(Transaction):
     """A request we sent and its responses (§17.1)."""
 
+    __slots__ = ("_ack_bytes", "_request_bytes", "ack")
+
     def __init__(self, request: SipRequest, peer: Peer, key: tuple[str, ...]) -> None:
         self.role = TxRole.INVITE_CLIENT if request.method == "INVITE" else TxRole.NON_INVITE_CLIENT
         super().__init__(request, peer, key)
@@ -168,6 +174,8 @@ class ClientTransaction(Transaction):
 class ServerTransaction(Transaction):
     """A request we received and the responses the TU sends for it (§17.2)."""
 
+    __slots__ = ("_response_bytes",)
+
     def __init__(self, request: SipRequest, peer: Peer, key: tuple[str, ...]) -> None:
         self.role = TxRole.INVITE_SERVER if request.method == "INVITE" else TxRole.NON_INVITE_SERVER
         super().__init__(request, peer, key)
@@ -179,7 +187,7 @@ class ServerTransaction(Transaction):
         request (method, Request-URI and the headers a response copies) and drop the rest:
         thousands of REGISTERs wait here at any time."""
         request = self.request
-        keep = [(n, v) for n, v in request.headers if n in _SKELETON_HEADERS]
+        keep = [header for header in request.headers if header[0] in _SKELETON_HEADERS]
         self.request = SipRequest(request.method, request.uri, keep, canonical=True)
         self.last_response = None
 
@@ -190,6 +198,8 @@ class Uas2xxRetransmitter(_TimerOwner):
     Retransmits at T1, 2*T1, ... capped at T2 and gives up after 64*T1 with
     :class:`AckTimeout`. Owned and driven by the :class:`TransactionLayer`.
     """
+
+    __slots__ = ("_bytes", "_interval", "key", "peer", "response", "stopped", "tx")
 
     def __init__(
         self, tx: ServerTransaction, response: SipResponse, key: tuple[str, int, str, str]
