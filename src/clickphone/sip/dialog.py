@@ -99,8 +99,9 @@ class Dialog:
         if not 101 <= response.status <= 299 or response.to.tag is None:
             raise SipLocalError(f"{response.status} without To tag does not create a dialog")
         contacts = response.contacts
-        local = NameAddr.parse(invite.get("From") or "")
+        local = invite.from_  # parsed once per message (the view is not modified here)
         remote = response.to
+        ours = invite.contacts
         cseq, _ = invite.cseq
         dialog = cls(
             role="UAC",
@@ -112,7 +113,7 @@ class Dialog:
             local_cseq=cseq,
             remote_cseq=None,
             secure=invite.uri.lower().startswith("sips:"),
-            local_target=invite.contacts[0].uri if invite.contacts else None,
+            local_target=ours[0].uri if ours else None,
             invite_cseq=cseq,
         )
         if response.status >= 200:
