@@ -106,6 +106,7 @@ class TelephonyService:
                 advertised_host=s.public_ip,
                 media_ip=self._media_ip(),
                 calls=CallSettings(ring_timeout=s.ring_timeout, max_duration=s.max_call_duration),
+                tune_gc=True,  # serve is one long-lived process: fewer, later GC passes
             ),
             self.database,
             self.media,

@@ -1185,8 +1185,6 @@ class CallManager:
     async def flow_collect(self, call: Call, path: str | None, seconds: float) -> str | None:
         """Play ``path`` (a key interrupts it) and wait up to ``seconds`` after it
         for one key; the key, or None on silence or when the call is gone."""
-        while not call.digits.empty():
-            call.digits.get_nowait()  # keys pressed before the menu do not count
         key = asyncio.ensure_future(call.digits.get())
         try:
             if path is not None and call.state != "ended":
@@ -1637,6 +1635,11 @@ class FlowCall:
 
     async def answer(self) -> bool:
         return await self.manager.flow_answer(self.call)
+
+    def clear_keys(self) -> None:
+        """Forget keys pressed so far (before a menu starts, they do not count)."""
+        while not self.call.digits.empty():
+            self.call.digits.get_nowait()
 
     def ringing(self) -> None:
         """Tell the caller the call is progressing (180) until somebody answers."""

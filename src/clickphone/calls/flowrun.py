@@ -143,7 +143,8 @@ class FlowEngine:
         if isinstance(action, fi.CollectDigits):
             if not await fc.answer():
                 return None
-            path = await self.prompt(tenant, action.prompt)
+            fc.clear_keys()  # keys from before this menu do not count; keys from now on do
+            path = await self.prompt(tenant, action.prompt)  # (text-to-speech may take a moment)
             digit = await fc.collect(str(path) if path else None, action.timeout)
             if fc.ended:
                 return None
