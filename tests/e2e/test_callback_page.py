@@ -177,7 +177,7 @@ def test_call_back_from_the_call_log_and_the_widget_page(
         newest = log[0]
         assert newest["id"] != first[0]["id"]
         assert newest["outcome"] == "answered"
-        assert newest["callee"] == carl["extension"] and newest["direction"] == "outgoing"
+        assert newest["callee"] == carl["extension"] and newest["direction"] == "internal"
         page.reload()
         expect(rows).to_have_count(2)
         expect(rows.first).to_contain_text("Answered")
