@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 from clickphone.bus.bus import EventBus
@@ -97,6 +98,7 @@ class Fork:
     cancelled: bool = False
     acked_rseq: set[int] = field(default_factory=set)
     auth_tries: int = 0
+    ringing_logged: bool = False  # its "ringing" step is in the trace
 
     @property
     def device(self) -> str:
@@ -676,10 +678,8 @@ class CallManager:
     async def _relay_provisional(self, call: Call, fork: Fork, resp: SipResponse) -> None:
         if call.local_answered:
             # the caller already talks to ClickPhone (hears ringback from the flow)
-            if not any(
-                t.get("step") == "ringing" and t.get("device") == fork.device
-                for t in call.trace[-3:]
-            ):
+            if not fork.ringing_logged:
+                fork.ringing_logged = True
                 call.step("ringing", device=fork.device, status=resp.status)
             return
         body = b""
@@ -1304,7 +1304,7 @@ class CallManager:
                 return
             call.direction = route.direction  # internal for an extension, else outgoing
             if self.flows is not None:
-                ringback = getattr(self.flows, "tones", {}).get("ringback")
+                ringback = self.flows.tones.get("ringback")
                 if ringback is not None:
                     await self.flow_play(call, str(ringback), loop=True)
             status = await self.flow_ring(
@@ -1611,6 +1611,8 @@ _NO_SERVER_TX = _NoServerTransaction()
 
 class FlowRunner(Protocol):
     """The call-flow runtime the B2BUA hands flow calls to (clickphone.calls.flowrun)."""
+
+    tones: dict[str, Path]  # ringback, beep, music (calls/tones.py)
 
     async def run(self, call: FlowCall, route: FlowRoute) -> None: ...
 
