@@ -427,6 +427,13 @@ class Trunk(Base):
     options_interval: Mapped[int] = mapped_column(Integer, default=60)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # SMS through the carrier's SMPP 3.4 account (clickphone.messaging); no host: no SMS
+    smpp_host: Mapped[str | None] = mapped_column(String(255))
+    smpp_port: Mapped[int] = mapped_column(Integer, default=2775)
+    smpp_system_id: Mapped[str | None] = mapped_column(String(16))
+    smpp_password: Mapped[str | None] = mapped_column(String(500))  # Fernet, like password
+    smpp_system_type: Mapped[str] = mapped_column(String(13), default="")
+    sms_rate: Mapped[int | None] = mapped_column(Integer)  # per SMS part, minor units
 
 
 class TenantPhoneSettings(Base):
@@ -910,10 +917,160 @@ class ForwardingRule(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+# -- messaging (clickphone.messaging) ---------------------------------------------------------
+CONVERSATION_KINDS = ("direct", "group", "sms")
+MESSAGE_CHANNELS = ("chat", "sms")
+MESSAGE_DIRECTIONS = ("internal", "incoming", "outgoing")
+MESSAGE_STATES = (
+    "scheduled",  # waits for its time (delayed sending)
+    "queued",  # to be sent (SMS: no SMSC has taken it yet)
+    "sending",  # handed to an SMSC, no answer yet
+    "sent",  # accepted (SMS: by the SMSC; chat: stored for the recipients)
+    "delivered",  # reached the phone (SMS receipt) or a recipient opened it (chat)
+    "failed",  # not delivered: refused, undeliverable, expired or no route
+    "received",  # an incoming SMS
+    "cancelled",  # a scheduled message withdrawn before its time
+)
+CAMPAIGN_STATES = ("scheduled", "sending", "done", "cancelled")
+
+
+class Conversation(Base):
+    """A chat thread: two colleagues (``direct``), a group, or one user's SMS exchange with a
+    phone number (``sms``). ``key`` makes direct and SMS threads unique per tenant."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        CheckConstraint(_in("kind", CONVERSATION_KINDS), name="kind"),
+        UniqueConstraint("tenant_id", "key"),
+        Index("ix_conversations_tenant_last", "tenant_id", "last_message_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+    key: Mapped[str | None] = mapped_column(String(80))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    external_number: Mapped[str | None] = mapped_column(String(20))
+    created_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConversationMember(Base):
+    """Who sees a conversation; ``last_read_at`` drives unread counts."""
+
+    __tablename__ = "conversation_members"
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MessageCampaign(Base):
+    """A mass mailing: SMS to many numbers or a chat message to many colleagues, now or
+    later; each recipient is one message carrying ``campaign_id``."""
+
+    __tablename__ = "message_campaigns"
+    __table_args__ = (
+        CheckConstraint(_in("channel", MESSAGE_CHANNELS), name="channel"),
+        CheckConstraint(_in("status", CAMPAIGN_STATES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    created_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    channel: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text)
+    line: Mapped[str | None] = mapped_column(String(20))
+    translit: Mapped[bool] = mapped_column(Boolean, default=False)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    repeat_of: Mapped[int | None] = mapped_column(
+        ForeignKey("message_campaigns.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Message(Base):
+    """One chat message or SMS, with its delivery state. Written in the same transaction as
+    its ``message.created`` outbox event; never deleted (a deleted message loses its text)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        CheckConstraint(_in("channel", MESSAGE_CHANNELS), name="channel"),
+        CheckConstraint(_in("direction", MESSAGE_DIRECTIONS), name="direction"),
+        CheckConstraint(_in("status", MESSAGE_STATES), name="status"),
+        Index("ix_messages_tenant_created", "tenant_id", "created_at"),
+        Index("ix_messages_conversation_created", "conversation_id", "created_at"),
+        Index("ix_messages_status_scheduled", "status", "scheduled_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_event_id)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(10))
+    direction: Mapped[str] = mapped_column(String(10))
+    sender_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    external_number: Mapped[str | None] = mapped_column(String(20))
+    line: Mapped[str | None] = mapped_column(String(20))  # our number the SMS used
+    kind: Mapped[str] = mapped_column(String(10), default="text")  # text, file
+    body: Mapped[str] = mapped_column(Text, default="")
+    attachment: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    translit: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str] = mapped_column(String(300), default="")
+    parts: Mapped[int] = mapped_column(Integer, default=1)
+    trunk_id: Mapped[int | None] = mapped_column(ForeignKey("trunks.id", ondelete="SET NULL"))
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("message_campaigns.id", ondelete="SET NULL"), index=True
+    )
+    cost: Mapped[int | None] = mapped_column(Integer)  # minor units, filled in by billing
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SmsPart(Base):
+    """One submitted SMS part and the SMSC's id for it, so a delivery receipt finds its
+    message; the message is delivered when every part is."""
+
+    __tablename__ = "sms_parts"
+    __table_args__ = (UniqueConstraint("trunk_id", "provider_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    trunk_id: Mapped[int] = mapped_column(ForeignKey("trunks.id", ondelete="CASCADE"))
+    provider_id: Mapped[str] = mapped_column(String(65))
+    state: Mapped[str] = mapped_column(String(20), default="sent")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 __all__ = [
     "BLOCK_DIRECTIONS",
+    "CAMPAIGN_STATES",
+    "CONVERSATION_KINDS",
     "DEFAULT_AUTH_ALGORITHMS",
     "FLOW_TARGET_KINDS",
+    "MESSAGE_CHANNELS",
+    "MESSAGE_DIRECTIONS",
+    "MESSAGE_STATES",
     "NUMBER_STATES",
     "PROMPT_SOURCES",
     "RECORDING_STATES",
@@ -942,11 +1099,15 @@ __all__ = [
     "ClickToCallSite",
     "Contact",
     "ContactNumber",
+    "Conversation",
+    "ConversationMember",
     "Department",
     "Employee",
     "FlowModule",
     "ForwardingRule",
     "LoginThrottle",
+    "Message",
+    "MessageCampaign",
     "Notification",
     "NumberRequest",
     "OutboxEvent",
@@ -957,6 +1118,7 @@ __all__ = [
     "RecordingSettings",
     "SipDevice",
     "SipRegistration",
+    "SmsPart",
     "Tenant",
     "TenantPhoneSettings",
     "Trunk",
