@@ -136,6 +136,12 @@ def _trunk_options(p: argparse.ArgumentParser, *, create: bool) -> None:
     p.add_argument("--max-channels", type=int, metavar="N")
     p.add_argument("--max-cps", type=float, metavar="N")
     p.add_argument("--options-interval", type=int, metavar="S", help="0: no OPTIONS pings")
+    p.add_argument("--smpp-host", metavar="H", help="the carrier's SMSC (SMS over SMPP 3.4)")
+    p.add_argument("--smpp-port", type=int, metavar="N", help="SMPP port (default 2775)")
+    p.add_argument("--smpp-system-id", metavar="ID", help="SMPP account (system_id)")
+    p.add_argument("--smpp-password", metavar="P", help="SMPP password (stored encrypted)")
+    p.add_argument("--smpp-system-type", metavar="T")
+    p.add_argument("--sms-rate", type=int, metavar="N", help="cost per SMS part, minor units")
     if create:
         p.add_argument("--tenant", metavar="T", help="a tenant's own trunk (default: operator)")
     else:
@@ -333,6 +339,12 @@ _TRUNK_FIELDS = (
     "max_cps",
     "options_interval",
     "enabled",
+    "smpp_host",
+    "smpp_port",
+    "smpp_system_id",
+    "smpp_password",
+    "smpp_system_type",
+    "sms_rate",
 )
 
 

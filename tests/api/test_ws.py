@@ -175,3 +175,21 @@ def test_same_origin() -> None:
     assert not same("http://pbx.example:8080", "pbx.example")
     assert not same("null", "pbx.example")
     assert not same("http://pbx.example", None)
+
+
+def test_message_and_notification_events_reach_only_their_users() -> None:
+    from clickphone.accounts.scope import Actor
+
+    ann = Actor(user_id=1, role="employee", tenant_id=7)
+    boss = Actor(user_id=2, role="tenant_owner", tenant_id=7)
+    office = Actor(user_id=3, role="operator_admin", tenant_id=None)
+    chat = Event("message.created", {"conversation_id": 5, "user_ids": [1, 9]}, tenant_id=7)
+    assert ws_module.visible_to(ann, chat)
+    # the company's owner and the operator's staff are not in the conversation
+    assert not ws_module.visible_to(boss, chat)
+    assert not ws_module.visible_to(office, chat)
+    note = Event("notification.created", {"notification_id": 1, "user_id": 2}, tenant_id=7)
+    assert ws_module.visible_to(boss, note) and not ws_module.visible_to(ann, note)
+    # company-wide events are unchanged
+    call = Event("call.started", {"id": "c"}, tenant_id=7)
+    assert ws_module.visible_to(ann, call) and ws_module.visible_to(boss, call)

@@ -10,7 +10,8 @@ Messages (JSON text frames, server to client):
 - ``{"type": "hello", "user_id", "tenant_id"}`` once, after the handshake;
 - ``{"type": "event", "event": {"id", "type", "tenant_id", "payload", "created_at"}}`` for
   each bus event of the user's tenant matching :data:`PATTERNS` (operator admins get every
-  tenant's);
+  tenant's); message and notification events (:data:`PERSONAL`) go only to the users they
+  name (a conversation's members, a notification's addressee);
 - ``{"type": "snapshot", "at", "active_calls": [...], "devices_online": n}`` right away and
   every :data:`SNAPSHOT_SECONDS`;
 - ``{"type": "dropped", "count": n}`` when a slow client lagged and the oldest queued events
@@ -44,7 +45,20 @@ log = get_logger(__name__)
 
 router = APIRouter(tags=["live"])
 
-PATTERNS = ("call.*", "sip.registration.changed", "device.*", "employee.*")
+PATTERNS = (
+    "call.*",
+    "sip.registration.changed",
+    "device.*",
+    "employee.*",
+    "message.created",
+    "message.status",
+    "message.conversation",
+    "notification.created",
+)
+# events only the users they name see (``payload["user_ids"]`` or ``payload["user_id"]``)
+PERSONAL = frozenset(
+    {"message.created", "message.status", "message.conversation", "notification.created"}
+)
 SNAPSHOT_SECONDS = 10.0
 QUEUE_SIZE = 200  # events kept per connection; the oldest go first when a client lags
 CLOSE_UNAUTHORIZED = 4401
@@ -71,6 +85,10 @@ def same_origin(origin: str, host: str | None) -> bool:
 
 
 def visible_to(actor: Actor, event: Event) -> bool:
+    if event.type in PERSONAL:  # addressed to users, not to the whole company
+        payload = event.payload
+        users = payload.get("user_ids", [payload.get("user_id")])
+        return actor.user_id in users
     if actor.is_operator:
         return True
     return event.tenant_id is not None and event.tenant_id == actor.tenant_id

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,16 +35,13 @@ from clickphone.accounts.errors import (
 from clickphone.accounts.scope import Actor, get_scoped
 from clickphone.bus.outbox import add_event
 from clickphone.db.models import (
-    BlockedNumber,
     CallbackRequest,
     ClickToCallSite,
     Department,
     Employee,
-    TenantPhoneSettings,
     utcnow,
 )
-from clickphone.trunks.dialplan import blocked_by, country_of, normalize
-from clickphone.trunks.router import DEFAULT_COUNTRY
+from clickphone.trunks.service import check_outbound
 
 WINDOW = timedelta(hours=1)
 # the cabinet's "Call back": calls one signed-in employee may ask for per hour
@@ -292,26 +289,16 @@ class CallbackService:
         return None
 
     async def _check_number(self, session: AsyncSession, tenant_id: int, raw: str) -> str:
-        settings = await session.get(TenantPhoneSettings, tenant_id)
-        country = settings.default_country if settings else DEFAULT_COUNTRY
-        e164 = normalize(raw, country)
-        if e164 is None:
+        e164, refusal = await check_outbound(session, tenant_id, raw)
+        if refusal == "not_a_number":
             raise ValidationFailed({"number": "not a phone number"})
-        patterns = (
-            await session.execute(
-                select(BlockedNumber.pattern).where(
-                    or_(BlockedNumber.tenant_id == tenant_id, BlockedNumber.tenant_id.is_(None))
-                )
-            )
-        ).scalars()
-        if blocked_by(e164, patterns) is not None:
+        if refusal == "blocked":
             raise NumberRefused(error_id="callback_number_blocked")
-        allowed = {c.upper() for c in (settings.allowed_countries if settings else []) or []}
-        allowed = allowed or {country.upper()}
-        if "*" not in allowed and country_of(e164) not in allowed:
+        if refusal == "country":
             raise NumberRefused(
                 "calls to this country are not allowed", error_id="callback_country_not_allowed"
             )
+        assert e164 is not None
         return e164
 
     async def _limit(

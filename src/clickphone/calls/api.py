@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import csv
-import io
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import Response, StreamingResponse
-from openpyxl import Workbook
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Select, func, or_, select
 
 from clickphone.accounts.errors import NotFound
 from clickphone.accounts.scope import scoped
 from clickphone.api.deps import CurrentActor, ListQueryDep, ServicesDep, SessionDep
+from clickphone.api.export import csv_response, xlsx_response
 from clickphone.api.schemas import ERROR_RESPONSES, PageOut
 from clickphone.db.listing import paginate
 from clickphone.db.models import CallRecord, Employee
@@ -186,49 +183,12 @@ async def _export_rows(session: SessionDep, stmt: Select[Any], q: str | None) ->
 EXPORT_LIMIT = 100_000
 
 
-@router.get("/calls/export.csv", response_class=StreamingResponse)
+@router.get("/calls/export.csv", response_class=Response)
 async def call_log_csv(
     session: SessionDep, stmt: CallLogQuery, q: Annotated[str | None, Query()] = None
-) -> StreamingResponse:
+) -> Response:
     """The filtered call log as CSV (UTF-8 with BOM for spreadsheets), newest first."""
-    rows = await _export_rows(session, stmt, q)
-    buf = io.StringIO()
-    buf.write("\ufeff")
-    writer = csv.writer(buf)
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        writer.writerow(
-            [
-                v.isoformat() if isinstance(v, datetime) else v
-                for v in (getattr(r, c) for c in CSV_COLUMNS)
-            ]
-        )
-    return StreamingResponse(
-        iter([buf.getvalue().encode()]),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="calls.csv"'},
-    )
-
-
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _xlsx_value(v: Any) -> Any:
-    # spreadsheets have no time zones: UTC wall-clock times, as the column header says
-    if isinstance(v, datetime):
-        return v.astimezone(UTC).replace(tzinfo=None) if v.tzinfo else v
-    return v
-
-
-def _xlsx(rows: list[Any]) -> bytes:
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("Calls")
-    ws.append([f"{c} (UTC)" if c.endswith("_at") else c for c in CSV_COLUMNS])
-    for r in rows:
-        ws.append([_xlsx_value(getattr(r, c)) for c in CSV_COLUMNS])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return csv_response(await _export_rows(session, stmt, q), CSV_COLUMNS, "calls.csv")
 
 
 @router.get("/calls/export.xlsx", response_class=Response)
@@ -237,12 +197,7 @@ async def call_log_xlsx(
 ) -> Response:
     """The filtered call log as an Excel workbook (times in UTC), newest first."""
     rows = await _export_rows(session, stmt, q)
-    data = await asyncio.to_thread(_xlsx, rows)
-    return Response(
-        data,
-        media_type=XLSX_MEDIA_TYPE,
-        headers={"Content-Disposition": 'attachment; filename="calls.xlsx"'},
-    )
+    return await xlsx_response(rows, CSV_COLUMNS, "calls.xlsx", "Calls")
 
 
 @router.get("/calls/{record_id}")

@@ -22,6 +22,7 @@ SUBJECTS_RU = {
     "store.approved": "Заявка одобрена",
     "store.rejected": "Заявка отклонена",
     "number.expired": "Срок временного номера истёк",
+    "message.failed": "SMS не доставлено",
 }
 
 

@@ -22,7 +22,7 @@ from clickphone.bus.outbox import add_event
 from clickphone.db.listing import ListQuery, Page, paginate
 from clickphone.db.models import Notification, User, utcnow
 
-KINDS = ("store.approved", "store.rejected", "number.expired")
+KINDS = ("store.approved", "store.rejected", "number.expired", "message.failed")
 
 
 async def notify(

@@ -55,6 +55,18 @@ class TrunkFields(BaseModel):
     max_cps: Annotated[float, Field(gt=0)] | None = None
     options_interval: Annotated[int, Field(ge=0, le=3600)] | None = None
     enabled: bool | None = None
+    smpp_host: Annotated[str, Field(max_length=255)] | None = Field(
+        None, description="the carrier's SMSC for SMS (SMPP 3.4); empty: no SMS through it"
+    )
+    smpp_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    smpp_system_id: Annotated[str, Field(max_length=15)] | None = None
+    smpp_password: Annotated[str, Field(max_length=8)] | None = Field(
+        None, description="the SMPP password (at most 8 characters by SMPP 3.4)"
+    )
+    smpp_system_type: Annotated[str, Field(max_length=12)] | None = None
+    sms_rate: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="cost of one SMS part in minor units"
+    )
 
     _networks = field_validator("allowed_addresses")(_check_networks)
 
@@ -99,6 +111,12 @@ class TrunkOut(OrmModel):
     options_interval: int
     enabled: bool
     created_at: datetime
+    smpp_host: str | None = None
+    smpp_port: int = 2775
+    smpp_system_id: str | None = None
+    has_smpp_password: bool = False
+    smpp_system_type: str = ""
+    sms_rate: int | None = None
 
 
 class TrunkStateOut(BaseModel):

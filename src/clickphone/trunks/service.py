@@ -19,9 +19,36 @@ from clickphone.db.models import (
     Trunk,
     UserPhoneSettings,
 )
-from clickphone.trunks.dialplan import normalize
+from clickphone.trunks.dialplan import blocked_by, country_of, normalize
 from clickphone.trunks.router import DEFAULT_COUNTRY
 from clickphone.trunks.secrets import TrunkSecrets
+
+
+async def check_outbound(session: AsyncSession, tenant_id: int, raw: str) -> tuple[str | None, str]:
+    """May the tenant reach ``raw`` on the phone network (calls, call-backs, SMS)?
+
+    ``(e164, "")`` when it may; otherwise a refusal: ``"not_a_number"``, ``"blocked"`` (the
+    tenant's or the operator's blacklist) or ``"country"`` (outside the allowed countries,
+    by default the tenant's own)."""
+    settings = await session.get(TenantPhoneSettings, tenant_id)
+    country = settings.default_country if settings else DEFAULT_COUNTRY
+    e164 = normalize(raw, country)
+    if e164 is None:
+        return None, "not_a_number"
+    patterns = (
+        await session.execute(
+            select(BlockedNumber.pattern).where(
+                or_(BlockedNumber.tenant_id == tenant_id, BlockedNumber.tenant_id.is_(None))
+            )
+        )
+    ).scalars()
+    if blocked_by(e164, patterns) is not None:
+        return e164, "blocked"
+    allowed = {c.upper() for c in (settings.allowed_countries if settings else []) or []}
+    allowed = allowed or {country.upper()}
+    if "*" not in allowed and country_of(e164) not in allowed:
+        return e164, "country"
+    return e164, ""
 
 
 class TrunkService:
@@ -47,6 +74,7 @@ class TrunkService:
     ) -> Trunk:
         actor.require_operator()
         fields = {**fields, "password": secrets.encrypt(fields.get("password"))}
+        fields["smpp_password"] = secrets.encrypt(fields.get("smpp_password"))
         tenant_id = fields.get("tenant_id")
         if tenant_id is not None and await session.get(Tenant, tenant_id) is None:
             raise ValidationFailed({"tenant_id": "no such tenant"})
@@ -70,6 +98,8 @@ class TrunkService:
         row = await self.get(session, actor, trunk_id)
         if "password" in fields:  # "" or null removes it
             fields = {**fields, "password": secrets.encrypt(fields["password"])}
+        if "smpp_password" in fields:
+            fields = {**fields, "smpp_password": secrets.encrypt(fields["smpp_password"])}
         _check(fields, kind=fields.get("kind") or row.kind, has_user=bool(row.username))
         for key, value in fields.items():
             setattr(row, key, value)
@@ -103,8 +133,10 @@ def _check(fields: dict[str, Any], *, kind: str, has_user: bool = False) -> None
 
 
 def trunk_out(row: Trunk) -> dict[str, Any]:
-    data = {c.name: getattr(row, c.name) for c in Trunk.__table__.columns if c.name != "password"}
+    hidden = ("password", "smpp_password")
+    data = {c.name: getattr(row, c.name) for c in Trunk.__table__.columns if c.name not in hidden}
     data["has_password"] = bool(row.password)
+    data["has_smpp_password"] = bool(row.smpp_password)
     return data
 
 
