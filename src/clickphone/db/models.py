@@ -515,7 +515,8 @@ class NumberRequest(Base):
 
 
 # -- recordings (clickphone.recordings) -------------------------------------------------------
-RECORDING_STATES = ("recording", "ready", "failed")
+# uploading: finished and complete on local disk, waiting for (a retry of) the S3 upload
+RECORDING_STATES = ("recording", "uploading", "ready", "failed")
 
 
 class RecordingSettings(Base):
@@ -558,6 +559,7 @@ class Recording(Base):
     __table_args__ = (
         CheckConstraint(_in("state", RECORDING_STATES), name="state"),
         Index("ix_recordings_tenant_started", "tenant_id", "started_at"),
+        Index("ix_recordings_upload_due", "state", "next_upload_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_event_id)
@@ -580,6 +582,8 @@ class Recording(Base):
     duration_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str] = mapped_column(String(500), default="")
+    upload_attempts: Mapped[int] = mapped_column(Integer, default=0)  # failed uploads so far
+    next_upload_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the next retry
 
 
 # -- statistics summaries (clickphone.stats) --------------------------------------------------

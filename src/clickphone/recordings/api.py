@@ -11,6 +11,7 @@ after the app's services (telephony) have started, so no change to app assembly 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,8 +35,16 @@ from clickphone.db.models import (
     RecordingSettings,
     User,
 )
-from clickphone.recordings.service import DEFAULT_RETENTION_DAYS, RecordingService
+from clickphone.recordings.service import (
+    DEFAULT_RETENTION_DAYS,
+    KEPT_STATES,
+    RecordingError,
+    RecordingService,
+    StorageUnavailable,
+)
 from clickphone.recordings.storage import StorageError, storage_from_settings
+
+log = logging.getLogger("clickphone.recordings")
 
 MEDIA_TYPES = {"ogg": "audio/ogg", "mp3": "audio/mpeg", "wav": "audio/wav"}
 
@@ -137,7 +146,9 @@ async def list_recordings(
     call_record_id: Annotated[str | None, Query(max_length=32)] = None,
 ) -> RecordingPageOut:
     """Recordings, newest first, with the total size of the matching ones (``total_bytes``).
-    ``q`` searches the call's numbers and caller name."""
+    ``q`` searches the call's numbers and caller name. ``state`` is ``recording`` (the call
+    goes on), ``uploading`` (finished and playable, waiting for the upload to the storage) or
+    ``ready``."""
     stmt = await _visible(select(Recording), session, actor)
     stmt = stmt.where(Recording.state != "failed")
     if date_from is not None:
@@ -208,10 +219,10 @@ class UsageOut(BaseModel):
 
 @router.get("/recordings/usage")
 async def recordings_usage(actor: CurrentActor, session: SessionDep) -> UsageOut:
-    """Total size of the company's recordings, and per employee (a recording of a call
-    between two employees counts for both)."""
+    """Total size of the company's recordings (ready ones and those waiting for their
+    upload), and per employee (a recording of a call between two employees counts for both)."""
     actor.require_manager()
-    base = scoped(select(Recording), Recording, actor).where(Recording.state == "ready")
+    base = scoped(select(Recording), Recording, actor).where(Recording.state.in_(KEPT_STATES))
     sub = base.subquery()
     count, total = (
         await session.execute(select(func.count(), func.coalesce(func.sum(sub.c.size_bytes), 0)))
@@ -411,7 +422,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 async def _file_response(
     service: RecordingService, rec: Recording, download: bool, range_header: str | None
 ) -> Response:
-    if rec.state != "ready":
+    if rec.state not in KEPT_STATES:
         raise NotFound(f"recording {rec.id} is not ready")
     stamp = rec.started_at.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
     media_type = MEDIA_TYPES.get(rec.format, "application/octet-stream")
@@ -421,6 +432,15 @@ async def _file_response(
         local = service.storage.local_path(rec.path)
     except StorageError as exc:
         raise NotFound(f"the file of recording {rec.id} is missing") from exc
+    if local is None and rec.state == "uploading":
+        # not in the remote storage yet: the finished file is still on this machine (when
+        # the upload has just finished and deleted it, the storage has it)
+        try:
+            pending = service.local_file(rec)
+        except RecordingError as exc:
+            raise NotFound(f"the file of recording {rec.id} is missing") from exc
+        if pending.is_file():
+            local = pending
     if local is not None:
         if not local.is_file():
             raise NotFound(f"the file of recording {rec.id} is missing")
@@ -432,7 +452,11 @@ async def _file_response(
             headers={"Cache-Control": "private, max-age=300"},
         )
     # remote storage: proxy the bytes (one range at a time) through the API
-    size = await service.storage.size(rec.path)
+    try:
+        size = await service.storage.size(rec.path)
+    except StorageError as exc:
+        log.warning("x recording %s: %s", rec.id, exc)
+        raise StorageUnavailable() from exc
     if size is None:
         raise NotFound(f"the file of recording {rec.id} is missing")
     headers = {

@@ -47,7 +47,8 @@ class RecordingStorage:
         raise NotImplementedError
 
     async def size(self, rel: str) -> int | None:
-        """Size in bytes, None when there is no such object."""
+        """Size in bytes, None when there is no such object; StorageError when the storage
+        cannot tell (it is down)."""
         raise NotImplementedError
 
     def read(self, rel: str, start: int, end: int) -> AsyncIterator[bytes]:
@@ -181,6 +182,8 @@ class S3Storage(RecordingStorage):
             if str(exc.response.get("Error", {}).get("Code")) in {"404", "NoSuchKey", "NotFound"}:
                 return None
             raise StorageError(f"cannot read {rel}: {exc}") from exc
+        except Exception as exc:  # unreachable endpoint, timeouts: S3 is down
+            raise StorageError(f"cannot read {rel}: {exc}") from exc
         return int(head["ContentLength"])
 
     async def read(self, rel: str, start: int, end: int) -> AsyncIterator[bytes]:
@@ -201,7 +204,11 @@ class S3Storage(RecordingStorage):
             body.close()
 
     async def delete(self, rel: str) -> None:
-        await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=self.key(rel))
+        key = self.key(rel)
+        try:
+            await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=key)
+        except Exception as exc:
+            raise StorageError(f"cannot delete {key}: {exc}") from exc
 
     async def close(self) -> None:
         await asyncio.to_thread(self.client.close)

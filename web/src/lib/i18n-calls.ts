@@ -121,6 +121,7 @@ export const callsEn = {
   "rec.shareLink": "Share link (valid until {until})",
   "rec.empty": "No recordings match these filters.",
   "rec.recording": "Recording…",
+  "rec.uploading": "uploading to storage",
   "rec.settings": "Record every call",
 } as const;
 
@@ -246,5 +247,6 @@ export const callsRu: Record<keyof typeof callsEn, string> = {
   "rec.shareLink": "Ссылка (действует до {until})",
   "rec.empty": "Нет записей по этим условиям.",
   "rec.recording": "Идёт запись…",
+  "rec.uploading": "выгружается в хранилище",
   "rec.settings": "Записывать все звонки",
 };

@@ -227,7 +227,8 @@ export function RecordingsPage() {
               </Table.Thead>
               <Table.Tbody>
                 {list.data.items.map((r) => {
-                  const ready = r.state === "ready";
+                  // "uploading": finished and playable, not yet in the storage
+                  const ready = r.state === "ready" || r.state === "uploading";
                   return [
                     <Table.Tr key={r.id} data-testid="rec-row">
                       <Table.Td style={{ whiteSpace: "nowrap" }}>{dateTime(r.started_at)}</Table.Td>
@@ -241,7 +242,15 @@ export function RecordingsPage() {
                           </Text>
                         </Group>
                       </Table.Td>
-                      <Table.Td ta="right">{ready ? formatDuration(r.duration_seconds) : t("rec.recording")}</Table.Td>
+                      <Table.Td ta="right">
+                        {ready ? formatDuration(r.duration_seconds) : t("rec.recording")}
+                        {r.state === "uploading" && (
+                          <Text span size="xs" c="dimmed" data-testid="rec-uploading">
+                            {" · "}
+                            {t("rec.uploading")}
+                          </Text>
+                        )}
+                      </Table.Td>
                       <Table.Td ta="right" style={{ whiteSpace: "nowrap" }}>
                         {formatBytes(r.size_bytes, lang)}
                       </Table.Td>
