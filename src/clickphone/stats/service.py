@@ -605,7 +605,7 @@ async def service_periods(session: AsyncSession, q: StatsQuery, step: str) -> li
         select(rday, func.count(), func.coalesce(func.sum(r.size_bytes), 0))
         .where(
             r.tenant_id == q.tenant_id,
-            r.state == "ready",
+            r.state.in_(("ready", "uploading")),
             r.started_at >= q.start,
             r.started_at < q.end,
         )
@@ -635,7 +635,7 @@ async def recordings_stored(session: AsyncSession, tenant_id: int) -> tuple[int,
     count, size = (
         await session.execute(
             select(func.count(), func.coalesce(func.sum(Recording.size_bytes), 0)).where(
-                Recording.tenant_id == tenant_id, Recording.state == "ready"
+                Recording.tenant_id == tenant_id, Recording.state.in_(("ready", "uploading"))
             )
         )
     ).one()
