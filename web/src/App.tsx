@@ -29,6 +29,9 @@ const LogicListPage = lazy(() => import("./pages/LogicList"));
 const LogicEditorPage = lazy(() => import("./pages/LogicEditor"));
 const ForwardingPage = lazy(() => import("./pages/Forwarding"));
 const WidgetSitesPage = lazy(() => import("./pages/WidgetSites"));
+const MessagesPage = lazy(() => import("./pages/Messages"));
+const MailingsPage = lazy(() => import("./pages/Mailings"));
+const MessageHistoryPage = lazy(() => import("./pages/MessageHistory"));
 const later = (page: React.ReactNode) => <Suspense fallback={<LoadingState />}>{page}</Suspense>;
 
 const theme = createTheme({ primaryColor: "blue", defaultRadius: "md" });
@@ -88,6 +91,9 @@ export function App() {
                 { path: "/logic/:id", element: later(<LogicEditorPage />) },
                 { path: "/forwarding", element: later(<ForwardingPage />) },
                 { path: "/widget-sites", element: later(<WidgetSitesPage />) },
+                { path: "/messages", element: later(<MessagesPage />) },
+                { path: "/messages/mailings", element: later(<MailingsPage />) },
+                { path: "/reports/messages", element: later(<MessageHistoryPage />) },
                 { path: "*", element: <NotFound /> },
               ],
             },

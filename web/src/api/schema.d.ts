@@ -965,6 +965,395 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/messages/campaigns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Campaigns
+         * @description Your mailings (administrators: the company's), newest first.
+         */
+        get: operations["list_campaigns_api_v1_messages_campaigns_get"];
+        put?: never;
+        /**
+         * Create Campaign
+         * @description A mass mailing: SMS to many numbers, or a chat message to many (or all) colleagues,
+         *     now or at ``scheduled_at``.
+         */
+        post: operations["create_campaign_api_v1_messages_campaigns_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/campaigns/{campaign_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Campaign
+         * @description A mailing with every recipient's status.
+         */
+        get: operations["get_campaign_api_v1_messages_campaigns__campaign_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/campaigns/{campaign_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Campaign
+         * @description Withdraw the messages of a delayed mailing that have not gone out.
+         */
+        post: operations["cancel_campaign_api_v1_messages_campaigns__campaign_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/campaigns/{campaign_id}/repeat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Repeat Campaign
+         * @description Send the mailing again: to those it did not reach, to everyone but them, or to all.
+         */
+        post: operations["repeat_campaign_api_v1_messages_campaigns__campaign_id__repeat_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/conversations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Conversations
+         * @description Your conversations, most recent first, with unread counts.
+         */
+        get: operations["list_conversations_api_v1_messages_conversations_get"];
+        put?: never;
+        /**
+         * Open Conversation
+         * @description Open (or find) a direct chat or an SMS thread, or create a group chat.
+         */
+        post: operations["open_conversation_api_v1_messages_conversations_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/conversations/{conversation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Conversation */
+        get: operations["get_conversation_api_v1_messages_conversations__conversation_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Conversation
+         * @description Delete a group chat (its creator or an administrator).
+         */
+        delete: operations["delete_conversation_api_v1_messages_conversations__conversation_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/conversations/{conversation_id}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Post File
+         * @description Send a file (≤ 20 MB) to a chat, with an optional caption.
+         */
+        post: operations["post_file_api_v1_messages_conversations__conversation_id__files_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/conversations/{conversation_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change Members
+         * @description Add colleagues to a group chat, or remove them (leave: remove yourself).
+         */
+        post: operations["change_members_api_v1_messages_conversations__conversation_id__members_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/conversations/{conversation_id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Conversation Messages
+         * @description The conversation's messages, oldest first; reading marks them read (and colleagues'
+         *     chat messages delivered).
+         */
+        get: operations["conversation_messages_api_v1_messages_conversations__conversation_id__messages_get"];
+        put?: never;
+        /**
+         * Post Message
+         * @description Write to the conversation: a chat message, or an SMS in an SMS thread.
+         */
+        post: operations["post_message_api_v1_messages_conversations__conversation_id__messages_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Message History */
+        get: operations["message_history_api_v1_messages_history_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/history.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Message History Csv
+         * @description The filtered history as CSV (UTF-8 with BOM), newest first.
+         */
+        get: operations["message_history_csv_api_v1_messages_history_csv_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/history.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Message History Xlsx
+         * @description The filtered history as an Excel workbook (times in UTC), newest first.
+         */
+        get: operations["message_history_xlsx_api_v1_messages_history_xlsx_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/lines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sms Lines
+         * @description The numbers you may send SMS from, yours first.
+         */
+        get: operations["sms_lines_api_v1_messages_lines_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/sms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send Sms
+         * @description Send one SMS to a phone number (from ``line`` or your default number).
+         */
+        post: operations["send_sms_api_v1_messages_sms_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/sms/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview Sms
+         * @description What would go out: the text (transliterated when asked) and how many SMS parts.
+         */
+        post: operations["preview_sms_api_v1_messages_sms_preview_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/unread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Unread
+         * @description For the header's Messages button.
+         */
+        get: operations["unread_api_v1_messages_unread_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Message
+         * @description Delete a message you sent (its text and file are removed for everyone).
+         */
+        delete: operations["delete_message_api_v1_messages__message_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/{message_id}/email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Email Message
+         * @description Forward a message (with its file) to an e-mail address, by default your own.
+         */
+        post: operations["email_message_api_v1_messages__message_id__email_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/messages/{message_id}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download File */
+        get: operations["download_file_api_v1_messages__message_id__file_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/notifications": {
         parameters: {
             query?: never;
@@ -1226,7 +1615,9 @@ export interface paths {
         /**
          * List Recordings
          * @description Recordings, newest first, with the total size of the matching ones (``total_bytes``).
-         *     ``q`` searches the call's numbers and caller name.
+         *     ``q`` searches the call's numbers and caller name. ``state`` is ``recording`` (the call
+         *     goes on), ``uploading`` (finished and playable, waiting for the upload to the storage) or
+         *     ``ready``.
          */
         get: operations["list_recordings_api_v1_recordings_get"];
         put?: never;
@@ -1323,8 +1714,8 @@ export interface paths {
         };
         /**
          * Recordings Usage
-         * @description Total size of the company's recordings, and per employee (a recording of a call
-         *     between two employees counts for both).
+         * @description Total size of the company's recordings (ready ones and those waiting for their
+         *     upload), and per employee (a recording of a call between two employees counts for both).
          */
         get: operations["recordings_usage_api_v1_recordings_usage_get"];
         put?: never;
@@ -2095,6 +2486,78 @@ export interface components {
              */
             number: string;
         };
+        /** CampaignIn */
+        CampaignIn: {
+            /**
+             * All Employees
+             * @description chat: every colleague
+             * @default false
+             */
+            all_employees: boolean;
+            /**
+             * Channel
+             * @enum {string}
+             */
+            channel: "sms" | "chat";
+            /** Line */
+            line?: string | null;
+            /**
+             * Name
+             * @default
+             */
+            name: string;
+            /**
+             * Numbers
+             * @description sms: the recipients
+             */
+            numbers?: string[];
+            /** Scheduled At */
+            scheduled_at?: string | null;
+            /** Text */
+            text: string;
+            /**
+             * Translit
+             * @default false
+             */
+            translit: boolean;
+            /**
+             * User Ids
+             * @description chat: the colleagues
+             */
+            user_ids?: number[];
+        };
+        /** CampaignOut */
+        CampaignOut: {
+            /** Body */
+            body: string;
+            /** Channel */
+            channel: string;
+            /** Counts */
+            counts: {
+                [key: string]: number;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: number;
+            /** Line */
+            line: string | null;
+            /** Name */
+            name: string;
+            /** Recipients */
+            recipients?: components["schemas"]["RecipientOut"][] | null;
+            /** Repeat Of */
+            repeat_of: number | null;
+            /** Scheduled At */
+            scheduled_at: string | null;
+            /** Status */
+            status: string;
+            /** Translit */
+            translit: boolean;
+        };
         /** CompanySignup */
         CompanySignup: {
             /** Company Name */
@@ -2219,6 +2682,74 @@ export interface components {
             notes?: string | null;
             /** Numbers */
             numbers?: components["schemas"]["ContactNumberIn"][] | null;
+        };
+        /** ContactRef */
+        ContactRef: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+        };
+        /** ConversationIn */
+        ConversationIn: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "direct" | "group" | "sms";
+            /**
+             * Line
+             * @description sms: our number to write from
+             */
+            line?: string | null;
+            /**
+             * Number
+             * @description sms: the phone number
+             */
+            number?: string | null;
+            /**
+             * Title
+             * @description group: its name
+             */
+            title?: string | null;
+            /**
+             * User Id
+             * @description direct: the colleague
+             */
+            user_id?: number | null;
+            /**
+             * User Ids
+             * @description group: the first members
+             */
+            user_ids?: number[];
+        };
+        /** ConversationOut */
+        ConversationOut: {
+            contact: components["schemas"]["ContactRef"] | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By User Id */
+            created_by_user_id: number | null;
+            /** External Number */
+            external_number: string | null;
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            last_message: components["schemas"]["MessageOut"] | null;
+            /** Last Message At */
+            last_message_at: string | null;
+            /** Line */
+            line: string | null;
+            /** Members */
+            members: components["schemas"]["MemberOut"][];
+            /** Title */
+            title: string;
+            /** Unread */
+            unread: number;
         };
         /** CountryRow */
         CountryRow: {
@@ -2651,6 +3182,19 @@ export interface components {
             /** Target */
             target: string;
         };
+        /** EmailIn */
+        EmailIn: {
+            /**
+             * To
+             * @description default: your own address
+             */
+            to?: string | null;
+        };
+        /** EmailOut */
+        EmailOut: {
+            /** Sent To */
+            sent_to: string;
+        };
         /** EmployeeCreated */
         EmployeeCreated: {
             /**
@@ -3006,6 +3550,129 @@ export interface components {
              */
             type: "hangup";
         };
+        /** HistoryDay */
+        HistoryDay: {
+            /** Chat */
+            chat: number;
+            /**
+             * Day
+             * Format: date
+             */
+            day: string;
+            /** Failed */
+            failed: number;
+            /** Sms Incoming */
+            sms_incoming: number;
+            /** Sms Outgoing */
+            sms_outgoing: number;
+        };
+        /** HistoryOut */
+        HistoryOut: {
+            /** By Day */
+            by_day: components["schemas"]["HistoryDay"][];
+            /** Items */
+            items: components["schemas"]["HistoryRow"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+            totals: components["schemas"]["HistoryTotals"];
+        };
+        /** HistoryRow */
+        HistoryRow: {
+            /** Body */
+            body: string;
+            /** Body Hidden */
+            body_hidden: boolean;
+            /** Campaign Id */
+            campaign_id: number | null;
+            /** Channel */
+            channel: string;
+            /** Conversation Id */
+            conversation_id: number;
+            /** Cost */
+            cost: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** Direction */
+            direction: string;
+            /** Employee */
+            employee: string;
+            /** Error */
+            error: string;
+            /** External Number */
+            external_number: string | null;
+            /** Id */
+            id: string;
+            /** Line */
+            line: string | null;
+            /** Parts */
+            parts: number;
+            /** Sender User Id */
+            sender_user_id: number | null;
+            /** Status */
+            status: string;
+        };
+        /** HistoryTotals */
+        HistoryTotals: {
+            /**
+             * Chat
+             * @default 0
+             */
+            chat: number;
+            /**
+             * Cost
+             * @default 0
+             */
+            cost: number;
+            /**
+             * Delivered
+             * @default 0
+             */
+            delivered: number;
+            /**
+             * Delivery Rate
+             * @default 0
+             */
+            delivery_rate: number;
+            /**
+             * Failed
+             * @default 0
+             */
+            failed: number;
+            /**
+             * Messages
+             * @default 0
+             */
+            messages: number;
+            /**
+             * Pending
+             * @default 0
+             */
+            pending: number;
+            /**
+             * Sms Incoming
+             * @default 0
+             */
+            sms_incoming: number;
+            /**
+             * Sms Outgoing
+             * @default 0
+             */
+            sms_outgoing: number;
+            /**
+             * Sms Parts
+             * @default 0
+             */
+            sms_parts: number;
+        };
         /** IndividualSignup */
         IndividualSignup: {
             /**
@@ -3070,6 +3737,15 @@ export interface components {
              * @enum {string}
              */
             type: "ivr_menu";
+        };
+        /** LineOut */
+        LineOut: {
+            /** E164 */
+            e164: string;
+            /** Label */
+            label: string;
+            /** Own */
+            own: boolean;
         };
         /** LineRow */
         LineRow: {
@@ -3153,6 +3829,94 @@ export interface components {
         MeOut: {
             tenant: components["schemas"]["TenantOut"] | null;
             user: components["schemas"]["UserOut"];
+        };
+        /** MemberOut */
+        MemberOut: {
+            /** Extension */
+            extension: string | null;
+            /** Full Name */
+            full_name: string;
+            /** User Id */
+            user_id: number;
+        };
+        /** MembersIn */
+        MembersIn: {
+            /** Add */
+            add?: number[];
+            /** Remove */
+            remove?: number[];
+        };
+        /** MessageIn */
+        MessageIn: {
+            /**
+             * Scheduled At
+             * @description send later (delayed sending)
+             */
+            scheduled_at?: string | null;
+            /**
+             * Text
+             * @default
+             */
+            text: string;
+            /**
+             * Translit
+             * @description send Cyrillic as Latin letters
+             * @default false
+             */
+            translit: boolean;
+        };
+        /** MessageOut */
+        MessageOut: {
+            /**
+             * Attachment
+             * @description name, size, mime of a file
+             */
+            attachment?: {
+                [key: string]: unknown;
+            } | null;
+            /** Body */
+            body: string;
+            /** Campaign Id */
+            campaign_id: number | null;
+            /** Channel */
+            channel: string;
+            /** Conversation Id */
+            conversation_id: number;
+            /** Cost */
+            cost: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Deleted At */
+            deleted_at: string | null;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** Direction */
+            direction: string;
+            /** Error */
+            error: string;
+            /** External Number */
+            external_number: string | null;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Line */
+            line: string | null;
+            /** Parts */
+            parts: number;
+            /** Scheduled At */
+            scheduled_at: string | null;
+            /** Sender User Id */
+            sender_user_id: number | null;
+            /** Sent At */
+            sent_at: string | null;
+            /** Status */
+            status: string;
+            /** Translit */
+            translit: boolean;
         };
         /**
          * ModuleSwitchNode
@@ -3667,6 +4431,30 @@ export interface components {
              */
             y: number;
         };
+        /** PreviewIn */
+        PreviewIn: {
+            /** Text */
+            text: string;
+            /**
+             * Translit
+             * @default false
+             */
+            translit: boolean;
+        };
+        /** PreviewOut */
+        PreviewOut: {
+            /** Characters */
+            characters: number;
+            /**
+             * Encoding
+             * @enum {string}
+             */
+            encoding: "gsm7" | "ucs2";
+            /** Parts */
+            parts: number;
+            /** Text */
+            text: string;
+        };
         /** ProblemOut */
         ProblemOut: {
             /** Code */
@@ -3779,6 +4567,21 @@ export interface components {
              */
             type: "queue";
         };
+        /** RecipientOut */
+        RecipientOut: {
+            /** Conversation Id */
+            conversation_id: number;
+            /** Error */
+            error: string;
+            /** Message Id */
+            message_id: string;
+            /** Number */
+            number: string | null;
+            /** Status */
+            status: string;
+            /** User Id */
+            user_id: number | null;
+        };
         /** RecordingOut */
         RecordingOut: {
             /**
@@ -3886,6 +4689,18 @@ export interface components {
             transport: string;
             /** User Agent */
             user_agent: string;
+        };
+        /** RepeatIn */
+        RepeatIn: {
+            /**
+             * Recipients
+             * @description failed: only those not delivered to; not_failed: everyone else (the undelivered excluded); all: everyone again
+             * @default failed
+             * @enum {string}
+             */
+            recipients: "failed" | "not_failed" | "all";
+            /** Scheduled At */
+            scheduled_at?: string | null;
         };
         /** ResetConfirm */
         ResetConfirm: {
@@ -4235,6 +5050,29 @@ export interface components {
              */
             rotate_key: boolean;
         };
+        /** SmsIn */
+        SmsIn: {
+            /** Line */
+            line?: string | null;
+            /**
+             * Scheduled At
+             * @description send later (delayed sending)
+             */
+            scheduled_at?: string | null;
+            /**
+             * Text
+             * @default
+             */
+            text: string;
+            /** To */
+            to: string;
+            /**
+             * Translit
+             * @description send Cyrillic as Latin letters
+             * @default false
+             */
+            translit: boolean;
+        };
         /**
          * StartNode
          * @description The entry: where every call begins.
@@ -4527,6 +5365,27 @@ export interface components {
             /** Register Expires */
             register_expires?: number | null;
             /**
+             * Smpp Host
+             * @description the carrier's SMSC for SMS (SMPP 3.4); empty: no SMS through it
+             */
+            smpp_host?: string | null;
+            /**
+             * Smpp Password
+             * @description the SMPP password (at most 8 characters by SMPP 3.4)
+             */
+            smpp_password?: string | null;
+            /** Smpp Port */
+            smpp_port?: number | null;
+            /** Smpp System Id */
+            smpp_system_id?: string | null;
+            /** Smpp System Type */
+            smpp_system_type?: string | null;
+            /**
+             * Sms Rate
+             * @description cost of one SMS part in minor units
+             */
+            sms_rate?: number | null;
+            /**
              * Tenant Id
              * @description a tenant's own trunk; empty: the operator's
              */
@@ -4556,6 +5415,11 @@ export interface components {
              * @default false
              */
             has_password: boolean;
+            /**
+             * Has Smpp Password
+             * @default false
+             */
+            has_smpp_password: boolean;
             /** Host */
             host: string;
             /** Id */
@@ -4584,6 +5448,22 @@ export interface components {
             rate_per_minute: number | null;
             /** Register Expires */
             register_expires: number;
+            /** Smpp Host */
+            smpp_host?: string | null;
+            /**
+             * Smpp Port
+             * @default 2775
+             */
+            smpp_port: number;
+            /** Smpp System Id */
+            smpp_system_id?: string | null;
+            /**
+             * Smpp System Type
+             * @default
+             */
+            smpp_system_type: string;
+            /** Sms Rate */
+            sms_rate?: number | null;
             /** Tenant Id */
             tenant_id: number | null;
             /** Transport */
@@ -4635,6 +5515,27 @@ export interface components {
             rate_per_minute?: number | null;
             /** Register Expires */
             register_expires?: number | null;
+            /**
+             * Smpp Host
+             * @description the carrier's SMSC for SMS (SMPP 3.4); empty: no SMS through it
+             */
+            smpp_host?: string | null;
+            /**
+             * Smpp Password
+             * @description the SMPP password (at most 8 characters by SMPP 3.4)
+             */
+            smpp_password?: string | null;
+            /** Smpp Port */
+            smpp_port?: number | null;
+            /** Smpp System Id */
+            smpp_system_id?: string | null;
+            /** Smpp System Type */
+            smpp_system_type?: string | null;
+            /**
+             * Sms Rate
+             * @description cost of one SMS part in minor units
+             */
+            sms_rate?: number | null;
             /** Transport */
             transport?: ("UDP" | "TCP") | null;
             /** Username */
@@ -9213,6 +10114,1389 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_campaigns_api_v1_messages_campaigns_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignOut"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    create_campaign_api_v1_messages_campaigns_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CampaignIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_campaign_api_v1_messages_campaigns__campaign_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    cancel_campaign_api_v1_messages_campaigns__campaign_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    repeat_campaign_api_v1_messages_campaigns__campaign_id__repeat_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RepeatIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_conversations_api_v1_messages_conversations_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationOut"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    open_conversation_api_v1_messages_conversations_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConversationIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_conversation_api_v1_messages_conversations__conversation_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_conversation_api_v1_messages_conversations__conversation_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    post_file_api_v1_messages_conversations__conversation_id__files_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file: string;
+                    text?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    change_members_api_v1_messages_conversations__conversation_id__members_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MembersIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": number[];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    conversation_messages_api_v1_messages_conversations__conversation_id__messages_get: {
+        parameters: {
+            query?: {
+                /** @description older than this */
+                before?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                conversation_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageOut"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    post_message_api_v1_messages_conversations__conversation_id__messages_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    message_history_api_v1_messages_history_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+                from?: string | null;
+                to?: string | null;
+                channel?: ("chat" | "sms") | null;
+                direction?: ("internal" | "incoming" | "outgoing") | null;
+                status?: ("scheduled" | "queued" | "sending" | "sent" | "delivered" | "failed" | "received" | "cancelled" | "pending") | null;
+                /** @description user id or extension */
+                employee?: string | null;
+                number?: string | null;
+                /** @description text contains */
+                q?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    message_history_csv_api_v1_messages_history_csv_get: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+                channel?: ("chat" | "sms") | null;
+                direction?: ("internal" | "incoming" | "outgoing") | null;
+                status?: ("scheduled" | "queued" | "sending" | "sent" | "delivered" | "failed" | "received" | "cancelled" | "pending") | null;
+                /** @description user id or extension */
+                employee?: string | null;
+                number?: string | null;
+                /** @description text contains */
+                q?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    message_history_xlsx_api_v1_messages_history_xlsx_get: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+                channel?: ("chat" | "sms") | null;
+                direction?: ("internal" | "incoming" | "outgoing") | null;
+                status?: ("scheduled" | "queued" | "sending" | "sent" | "delivered" | "failed" | "received" | "cancelled" | "pending") | null;
+                /** @description user id or extension */
+                employee?: string | null;
+                number?: string | null;
+                /** @description text contains */
+                q?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    sms_lines_api_v1_messages_lines_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LineOut"][];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    send_sms_api_v1_messages_sms_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SmsIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    preview_sms_api_v1_messages_sms_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PreviewIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    unread_api_v1_messages_unread_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_message_api_v1_messages__message_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    email_message_api_v1_messages__message_id__email_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmailOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    download_file_api_v1_messages__message_id__file_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,6 +6,7 @@ import {
   Burger,
   Button,
   Group,
+  Indicator,
   NavLink,
   SegmentedControl,
   Stack,
@@ -14,7 +15,6 @@ import {
   UnstyledButton,
 } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
-import { notifications } from "@mantine/notifications";
 import {
   IconAddressBook,
   IconBuildingStore,
@@ -26,19 +26,24 @@ import {
   IconActivity,
   IconArrowForwardUp,
   IconHierarchy2,
+  IconHistory,
   IconLogout,
   IconMessage,
+  IconMessages,
   IconSitemap,
   IconUser,
   IconUsers,
   IconWorldWww,
 } from "@tabler/icons-react";
-import { useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Navigate, NavLink as RouterLink, Outlet, useLocation, useNavigate } from "react-router";
 import { api, call } from "../api/client";
 import { ApiError } from "../lib/errors";
 import { useI18n, type Key, type Lang } from "../lib/i18n";
 import { isAdmin, useMe } from "../lib/session";
+import { useLiveStatus } from "../lib/live";
+import { messagesApi, UNREAD_KEY } from "../lib/messages";
+import { unreadBadge } from "../lib/store";
 import { ErrorState, LoadingState } from "./States";
 import { NotificationsMenu } from "./NotificationsMenu";
 
@@ -56,7 +61,9 @@ const NAV: NavItem[] = [
   { to: "/employees", label: "nav.employees", icon: IconUsers, company: true },
   { to: "/departments", label: "nav.departments", icon: IconSitemap, company: true },
   { to: "/contacts", label: "nav.contacts", icon: IconAddressBook },
+  { to: "/messages", label: "nav.messages", icon: IconMessages, customer: true },
   { to: "/calls", label: "nav.calls", icon: IconPhoneCall },
+  { to: "/reports/messages", label: "nav.messageHistory", icon: IconHistory, customer: true },
   { to: "/statistics", label: "nav.stats", icon: IconChartBar, admin: true },
   { to: "/logic", label: "nav.logic", icon: IconHierarchy2, company: true, admin: true },
   { to: "/widget-sites", label: "nav.widgetSites", icon: IconWorldWww, company: true, admin: true },
@@ -96,6 +103,37 @@ function initials(name: string): string {
   );
 }
 
+/** The header's Messages button: unread messages (refreshed by the live socket's message
+ * events; polled slowly as a fallback) and the way to the Messages page. */
+function MessagesButton() {
+  const { t } = useI18n();
+  const navigate = useNavigate();
+  const unread = useQuery({
+    queryKey: UNREAD_KEY,
+    queryFn: messagesApi.unread,
+    refetchInterval: 60_000,
+  });
+  const count = unread.data?.unread ?? 0;
+  const badge = unreadBadge(count);
+  const label = count ? t("header.unreadMessages", { n: count }) : t("header.messages");
+  return (
+    <Tooltip label={label}>
+      <Indicator label={badge} size={16} disabled={!badge} color="red" offset={4}>
+        <ActionIcon
+          variant="subtle"
+          size="lg"
+          aria-label={label}
+          data-testid="messages-button"
+          data-unread={count}
+          onClick={() => navigate("/messages")}
+        >
+          <IconMessage size={20} />
+        </ActionIcon>
+      </Indicator>
+    </Tooltip>
+  );
+}
+
 export function Layout() {
   const [opened, { toggle, close }] = useDisclosure();
   const { t } = useI18n();
@@ -103,6 +141,9 @@ export function Layout() {
   const location = useLocation();
   const navigate = useNavigate();
   const qc = useQueryClient();
+  // one live socket for the signed-in cabinet: message and notification events refresh the
+  // header's counters and the open conversation
+  useLiveStatus(!!me.data);
 
   if (me.isPending) return <LoadingState />;
   if (me.error) {
@@ -150,19 +191,7 @@ export function Layout() {
             )}
           </Group>
           <Group gap="xs" wrap="nowrap">
-            <Tooltip label={t("header.messagesSoon")}>
-              <ActionIcon
-                variant="subtle"
-                size="lg"
-                aria-label={t("header.messages")}
-                data-testid="messages-button"
-                onClick={() =>
-                  notifications.show({ message: t("header.messagesSoon"), color: "gray" })
-                }
-              >
-                <IconMessage size={20} />
-              </ActionIcon>
-            </Tooltip>
+            {!isOperator && <MessagesButton />}
             <NotificationsMenu />
             <Group gap={6} wrap="nowrap" visibleFrom="xs">
               <LanguageSwitch />

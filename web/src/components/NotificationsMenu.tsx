@@ -1,14 +1,27 @@
 import { ActionIcon, Button, Indicator, Menu, ScrollArea, Stack, Text, Tooltip } from "@mantine/core";
 import { IconBell } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useNavigate } from "react-router";
 import { api, call } from "../api/client";
-import { useI18n } from "../lib/i18n";
+import { useI18n, type Key } from "../lib/i18n";
+import { notificationLink } from "../lib/messages";
 import { notificationText, unreadBadge } from "../lib/store";
 
-/** The header's bell: the unread count, and the latest notifications in a menu. */
+type T = (key: Key, vars?: Record<string, string | number>) => string;
+
+function textOf(n: { kind: string; title: string; data: Record<string, unknown> }, t: T): string {
+  if (n.kind === "message.failed") {
+    return t("notif.message.failed", { number: String(n.data["number"] ?? "") });
+  }
+  return notificationText(n, t);
+}
+
+/** The header's bell: the unread count, and the latest notifications in a menu. The live
+ * socket's ``notification.created`` refreshes the count at once; the poll is the fallback. */
 export function NotificationsMenu() {
   const { t, dateTime } = useI18n();
   const qc = useQueryClient();
+  const navigate = useNavigate();
   const unread = useQuery({
     queryKey: ["notifications", "unread"],
     queryFn: () => call(api.GET("/api/v1/notifications/unread")),
@@ -64,11 +77,15 @@ export function NotificationsMenu() {
               data-testid="notification"
               data-kind={n.kind}
               data-unread={n.read_at ? "no" : "yes"}
-              onClick={() => !n.read_at && markOne.mutate(n.id)}
+              onClick={() => {
+                if (!n.read_at) markOne.mutate(n.id);
+                const link = notificationLink(n);
+                if (link) navigate(link);
+              }}
             >
               <Stack gap={0}>
                 <Text size="sm" fw={n.read_at ? 400 : 700}>
-                  {notificationText(n, t)}
+                  {textOf(n, t)}
                 </Text>
                 {n.body && (
                   <Text size="xs" c="dimmed" lineClamp={2}>

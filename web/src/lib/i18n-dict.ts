@@ -3,6 +3,7 @@ import { callsEn, callsRu } from "./i18n-calls";
 import { storeEn, storeRu } from "./i18n-store";
 import { flowEn, flowRu } from "./flowI18n";
 import { callbackEn, callbackRu } from "./callbackI18n";
+import { messagesEn, messagesRu } from "./messagesI18n";
 
 export const en = {
   "app.name": "ClickPhone",
@@ -37,7 +38,6 @@ export const en = {
   "nav.profile": "My cabinet",
   "header.customer": "Customer №",
   "header.messages": "Messages",
-  "header.messagesSoon": "Messages are not available yet.",
   "header.signout": "Sign out",
   "auth.signin": "Sign in",
   "auth.signup": "Sign up",
@@ -218,6 +218,7 @@ export const en = {
   ...storeEn,
   ...flowEn,
   ...callbackEn,
+  ...messagesEn,
 } as const;
 
 export type Key = keyof typeof en;
@@ -256,7 +257,6 @@ export const ru: Record<Key, string> = {
   "nav.profile": "Личный кабинет",
   "header.customer": "Клиент №",
   "header.messages": "Сообщения",
-  "header.messagesSoon": "Сообщения пока недоступны.",
   "header.signout": "Выйти",
   "auth.signin": "Войти",
   "auth.signup": "Регистрация",
@@ -437,6 +437,7 @@ export const ru: Record<Key, string> = {
   ...storeRu,
   ...flowRu,
   ...callbackRu,
+  ...messagesRu,
 };
 
 export const dictionaries: Record<Lang, Record<Key, string>> = { en, ru };

@@ -41,6 +41,9 @@ export function staleKeys(eventType: string): QueryKey[] {
   if (eventType === "sip.registration.changed" || eventType.startsWith("device."))
     return [["devices"]];
   if (eventType.startsWith("employee.")) return [["employees"], ["devices"]];
+  // the server sends these only to the users they concern (a conversation's members)
+  if (eventType.startsWith("message.")) return [["messages"]];
+  if (eventType === "notification.created") return [["notifications"]];
   return [];
 }
 
