@@ -218,7 +218,9 @@ def test_messages_chat_group_file_sms_and_history(
         anna.get_by_test_id("mailing-send").click()
         mailings = anna.get_by_test_id("mailing-row")
         expect(mailings).to_have_count(1)
-        expect(mailings.first.get_by_test_id("mailing-state")).to_have_attribute("data-state", "done")
+        expect(mailings.first.get_by_test_id("mailing-state")).to_have_attribute(
+            "data-state", "done"
+        )
         anna.get_by_test_id("mailing-channel").get_by_text("SMS").click()
         anna.get_by_test_id("mailing-numbers").fill("+79990000001\n+79990000002\n+79990000001")
         expect(anna.get_by_test_id("mailing-recipients")).to_contain_text("2")
