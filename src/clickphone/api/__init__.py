@@ -15,6 +15,8 @@ def api_router() -> APIRouter:
     from clickphone.directory.api import router as directory
     from clickphone.directory.sharing import router as sharing
     from clickphone.flows.api import router as flows
+    from clickphone.messaging.api import router as messaging
+    from clickphone.messaging.report import router as message_history
     from clickphone.notifications.api import router as notifications
     from clickphone.numbers.api import router as numbers
     from clickphone.recordings.api import router as recordings
@@ -28,6 +30,9 @@ def api_router() -> APIRouter:
         router.include_router(r)
     router.include_router(notifications)
     router.include_router(callback)
+    # the report's /messages/history before /messages/{message_id}
+    router.include_router(message_history)
+    router.include_router(messaging)
     return router
 
 

@@ -1,8 +1,9 @@
 /** The statistics page's charts and tables (ECharts): loaded lazily by Statistics.tsx so the
  * main bundle does not carry ECharts. */
-import { Alert, Card, Group, Paper, SegmentedControl, Select, SimpleGrid, Table, Text, Title } from "@mantine/core";
+import { Alert, Anchor, Card, Group, Paper, SegmentedControl, Select, SimpleGrid, Table, Text, Title } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { useState, type ReactNode } from "react";
+import { Link } from "react-router";
 import { api, call, type Schemas } from "../api/client";
 import { EChart, type ChartOption } from "../components/EChart";
 import { SortableTable, type Column } from "../components/SortableTable";
@@ -637,8 +638,10 @@ function ServiceReportCard({ period }: { period: Period }) {
                   </Table.Tbody>
                 </Table>
               )}
-              <Alert color="gray" mt="md" data-testid="messages-report-pending">
-                {t("stats.messagesPending")}
+              <Alert color="gray" mt="md" data-testid="messages-report-link">
+                <Anchor component={Link} to="/reports/messages">
+                  {t("stats.messagesReport")}
+                </Anchor>
               </Alert>
             </>
           );
