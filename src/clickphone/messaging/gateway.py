@@ -10,8 +10,10 @@ rate). The SMSC's answer makes it ``sent`` (with the SMSC's ids, one per part, i
 ``sms_parts``) or, when every SMSC refused it, ``failed``; when no link is up it goes back to
 ``queued`` and is tried again every ``retry_interval`` until ``max_queue_age`` has passed.
 Receipts make it ``delivered`` (every part delivered) or ``failed``; the sender is notified
-of a failure. A message left ``sending`` by a crash (the SMSC may or may not have taken it) is
-``failed`` with the reason ``interrupted`` on start, never sent twice behind the user's back.
+of a failure. A receipt can overtake our record of the submit (the SMSC answers the submit and
+sends the receipt back to back): it is kept in memory until the record exists. A message
+left ``sending`` by a crash (the SMSC may or may not have taken it) is ``failed`` with the
+reason ``interrupted`` on start, never sent twice behind the user's back.
 
 Incoming SMS (``deliver_sm`` to one of our numbers) are stored before the SMSC is
 acknowledged, so a crash makes the SMSC deliver them again rather than lose them.
@@ -89,7 +91,7 @@ class SmsGateway:
         tick: float = 1.0,
         retry_interval: float = 10.0,
         max_queue_age: timedelta = timedelta(hours=24),
-        receipt_wait: float = 5.0,
+        receipt_wait: float = 10.0,
     ) -> None:
         self.database = database
         self.bus = bus
@@ -105,6 +107,8 @@ class SmsGateway:
         self._tasks: list[asyncio.Task[None]] = []
         self._reload = asyncio.Event()
         self._sending: set[str] = set()
+        self._early: dict[tuple[int, str], DeliveryReceipt] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self.submitted = 0
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -130,6 +134,8 @@ class SmsGateway:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
+        for bg in list(self._background):
+            bg.cancel()
         for _account, link in self.links.values():
             await link.stop()
         self.links.clear()
@@ -338,6 +344,10 @@ class SmsGateway:
                 )
             emit(session, "message.status", row, await member_ids(session, row.conversation_id))
         log.info("sms.sent", message=msg.id, trunk=trunk.name, parts=len(provider_ids))
+        for pid in provider_ids:
+            early = self._early.pop((trunk.id, pid), None)
+            if early is not None:
+                await self._apply_receipt(trunk.id, early)
 
     async def _fail(self, session: Any, msg: Message, error: str) -> None:
         msg.status, msg.error = "failed", error[:300]
@@ -361,18 +371,32 @@ class SmsGateway:
     # -- from the SMSC --------------------------------------------------------------------
 
     async def _receipt(self, trunk_id: int, receipt: DeliveryReceipt) -> None:
+        """Called from the link's receive loop: never wait here (the loop would stall)."""
         if receipt.state in ("accepted", "unknown"):
             return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.receipt_wait
-        while True:
-            if await self._apply_receipt(trunk_id, receipt):
+        if await self._apply_receipt(trunk_id, receipt):
+            return
+        # The receipt overtook our record of the submit: keep it until the record exists
+        # (:meth:`_sent` applies it) and look again shortly in case the two crossed.
+        key = (trunk_id, receipt.provider_id)
+        self._early[key] = receipt
+        while len(self._early) > 10_000:
+            self._early.pop(next(iter(self._early)))
+        task = asyncio.create_task(self._late_receipt(key))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _late_receipt(self, key: tuple[int, str]) -> None:
+        for _ in range(int(self.receipt_wait / 0.5)):
+            await asyncio.sleep(0.5)
+            receipt = self._early.get(key)
+            if receipt is None:
                 return
-            if loop.time() >= deadline:
-                log.warning("sms.receipt_unmatched", trunk_id=trunk_id, id=receipt.provider_id)
+            if await self._apply_receipt(key[0], receipt):
+                self._early.pop(key, None)
                 return
-            # the receipt overtook our record of the submit: wait for it
-            await asyncio.sleep(0.1)
+        if self._early.pop(key, None) is not None:
+            log.warning("sms.receipt_unmatched", trunk_id=key[0], id=key[1])
 
     async def _apply_receipt(self, trunk_id: int, receipt: DeliveryReceipt) -> bool:
         async with self.database.transaction() as session:
