@@ -91,6 +91,12 @@ async def test_store_decisions_notify_the_customer_and_mail_them(
     n = await add_number(op, "+74951110001")
     order = (await acme.post("/api/v1/store/requests", json={"number_id": n["id"]})).json()
     assert (await acme.get("/api/v1/notifications/unread")).json() == {"unread": 0}
+    # the office hears of the order at once
+    (office_note,) = (await op.get("/api/v1/notifications")).json()["items"]
+    assert office_note["kind"] == "store.requested"
+    assert office_note["title"] == "New order from Acme: number +74951110001"
+    assert office_note["data"]["request_id"] == order["id"]
+    await op.post("/api/v1/notifications/read", json={})
 
     r = await op.post(f"/api/v1/store/requests/{order['id']}/approve", json={})
     assert r.status_code == 200, r.text
@@ -101,7 +107,7 @@ async def test_store_decisions_notify_the_customer_and_mail_them(
     assert "+74951110001" in note["title"]
     assert note["data"]["number"] == "+74951110001"
     assert note["data"]["request_id"] == order["id"]
-    (event,) = await events(database, "notification.created")
+    (_office, event) = await events(database, "notification.created")
     assert event == {
         "notification_id": note["id"],
         "user_id": event["user_id"],
@@ -111,13 +117,18 @@ async def test_store_decisions_notify_the_customer_and_mail_them(
     # The e-mail copy goes out from the event.
     await app.state.dispatcher.dispatch_pending()
     box, _ = inbox
-    await asyncio.wait_for(box.arrived.wait(), 5)
-    (mail,) = box.mails
+    for _ in range(50):
+        if len(box.mails) == 2:
+            break
+        await asyncio.sleep(0.1)
+    office_mail, mail = sorted(box.mails, key=lambda m: str(m["To"]) != "op@example.com")
+    assert office_mail["To"] == "op@example.com"
+    assert "New order from Acme: number +74951110001" in str(office_mail["Subject"])
     assert mail["To"] == "owner@acme-example.com"
     assert "+74951110001" in str(mail["Subject"])
     assert "https://pbx.example/" in mail.get_payload(decode=True).decode()
     await app.state.dispatcher.dispatch_pending()  # nothing twice
-    assert mailer.sent == 1
+    assert mailer.sent == 2
 
     # Another tenant sees none of it and cannot mark it.
     assert (await other.get("/api/v1/notifications")).json()["total"] == 0
@@ -171,6 +182,14 @@ async def test_temporary_number_expires_into_quarantine(api: Api, database: Data
     assert mine[0]["expires_at"] == approved["expires_at"] is not None
 
     store = StoreService()
+    # a warning before the end, once
+    assert await store.warn_expiring(database, utcnow() - timedelta(days=1)) == 0
+    assert await store.warn_expiring(database, utcnow() + timedelta(days=1)) == 1
+    assert await store.warn_expiring(database, utcnow() + timedelta(days=2)) == 0
+    (warning,) = (await traveller.get("/api/v1/notifications", params={"unread": True})).json()[
+        "items"
+    ][:1]
+    assert warning["kind"] == "number.expiring" and "+442071234567" in warning["title"]
     assert await store.expire_temporary(database, utcnow() + timedelta(days=2)) == 0
     assert await store.expire_temporary(database, utcnow() + timedelta(days=3, minutes=1)) == 1
     assert (await traveller.get("/api/v1/numbers")).json()["items"] == []
@@ -180,7 +199,7 @@ async def test_temporary_number_expires_into_quarantine(api: Api, database: Data
         assert (number.state, number.tenant_id, number.expires_at) == ("quarantined", None, None)
         assert number.quarantine_until is not None
     kinds = [i["kind"] for i in (await traveller.get("/api/v1/notifications")).json()["items"]]
-    assert kinds == ["number.expired", "store.approved"]
+    assert kinds == ["number.expired", "number.expiring", "store.approved"]
     released = await events(database, "number.released")
     assert released == [{"number_id": n["id"], "e164": "+442071234567", "reason": "expired"}]
     assert await store.expire_temporary(database, utcnow() + timedelta(days=9)) == 0

@@ -253,6 +253,8 @@ class PhoneNumber(Base):
     )
     # a temporary number goes back to quarantine at this time (numbers/store.py)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # when its users were told that it expires soon (once per expiry date)
+    expiry_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Contact(Base):

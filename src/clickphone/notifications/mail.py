@@ -22,6 +22,8 @@ SUBJECTS_RU = {
     "store.approved": "Заявка одобрена",
     "store.rejected": "Заявка отклонена",
     "number.expired": "Срок временного номера истёк",
+    "number.expiring": "Срок временного номера скоро истечёт",
+    "store.requested": "Новая заявка в магазине",
     "message.failed": "SMS не доставлено",
 }
 

@@ -22,7 +22,14 @@ from clickphone.bus.outbox import add_event
 from clickphone.db.listing import ListQuery, Page, paginate
 from clickphone.db.models import Notification, User, utcnow
 
-KINDS = ("store.approved", "store.rejected", "number.expired", "message.failed")
+KINDS = (
+    "store.approved",
+    "store.rejected",
+    "store.requested",
+    "number.expiring",
+    "number.expired",
+    "message.failed",
+)
 
 
 async def notify(

@@ -9,7 +9,9 @@ States of a number: available -> reserved (ordered) -> assigned (approved) -> qu
 A temporary number (an individual's number for a country while they are there) gets
 ``expires_at`` on approval (``details.days`` of the order); :meth:`StoreService.expire_temporary`
 — run periodically by :class:`TemporaryNumberJob` — puts expired ones into quarantine.
-Decisions and expiry notify the customer (:mod:`clickphone.notifications`).
+Decisions and expiry notify the customer (:mod:`clickphone.notifications`), and so does a
+temporary number's coming expiry (``EXPIRY_WARNING`` ahead, once); a new order notifies the
+office's staff.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ from clickphone.accounts.errors import Conflict, PermissionDenied, ValidationFai
 from clickphone.accounts.scope import Actor, get_scoped, scoped
 from clickphone.bus.outbox import add_event
 from clickphone.db.listing import ListQuery, Page, paginate
-from clickphone.db.models import NumberRequest, PhoneNumber, utcnow
+from clickphone.db.models import NumberRequest, PhoneNumber, Tenant, User, utcnow
 from clickphone.db.session import Database
 from clickphone.notifications.service import notify, recipients
 
 log = logging.getLogger("clickphone.numbers")
 
 QUARANTINE_DAYS = 30
+EXPIRY_WARNING = timedelta(days=3)
 TEMPORARY_DAYS = 30
 MAX_TEMPORARY_DAYS = 365
 KIND_NAMES = {
@@ -131,8 +134,37 @@ class StoreService:
             {"request_id": request.id, "kind": kind, "number_id": request.number_id},
             tenant_id=actor.tenant_id,
         )
+        await self._tell_office(session, request, number)
         await session.commit()
         return request
+
+    async def _tell_office(
+        self, session: AsyncSession, request: NumberRequest, number: PhoneNumber | None
+    ) -> None:
+        """Every active member of the office's staff hears of a new order."""
+        tenant = await session.get(Tenant, request.tenant_id)
+        customer = tenant.name if tenant is not None else f"#{request.tenant_id}"
+        what = KIND_NAMES.get(request.kind, request.kind)
+        staff = await session.execute(
+            select(User.id).where(User.role == "operator_admin", User.is_active.is_(True))
+        )
+        for user_id in staff.scalars():
+            await notify(
+                session,
+                user_id=user_id,
+                tenant_id=None,
+                kind="store.requested",
+                title=f"New order from {customer}: {what}"
+                + (f" {number.e164}" if number is not None else ""),
+                body=request.comment,
+                data={
+                    "request_id": request.id,
+                    "request_kind": request.kind,
+                    "customer": customer,
+                    "tenant_id": request.tenant_id,
+                    "number": number.e164 if number is not None else None,
+                },
+            )
 
     async def list_requests(
         self, session: AsyncSession, actor: Actor, q: ListQuery, state: str | None = None
@@ -181,6 +213,7 @@ class StoreService:
                 days = int(request.details.get("days") or TEMPORARY_DAYS)
                 request.expires_at = now + timedelta(days=max(1, min(days, MAX_TEMPORARY_DAYS)))
                 number.expires_at = request.expires_at
+                number.expiry_warned_at = None
         request.state = "approved"
         request.decided_by = actor.user_id
         request.decided_at = now
@@ -264,6 +297,50 @@ class StoreService:
                 data=payload,
             )
 
+    async def warn_expiring(self, database: Database, now: datetime | None = None) -> int:
+        """Tell the users of temporary numbers that expire within ``EXPIRY_WARNING`` (once per
+        number and expiry date); return how many were warned."""
+        now = now or utcnow()
+        warned = 0
+        async with database.transaction() as session:
+            due = (
+                await session.execute(
+                    select(PhoneNumber)
+                    .where(
+                        PhoneNumber.state == "assigned",
+                        PhoneNumber.expires_at.is_not(None),
+                        PhoneNumber.expires_at > now,
+                        PhoneNumber.expires_at <= now + EXPIRY_WARNING,
+                        PhoneNumber.expiry_warned_at.is_(None),
+                    )
+                    .order_by(PhoneNumber.expires_at)
+                    .limit(1000)
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalars()
+            for number in list(due):
+                if number.tenant_id is None or number.expires_at is None:
+                    continue
+                number.expiry_warned_at = now
+                for uid in await recipients(session, number.tenant_id, number.user_id):
+                    await notify(
+                        session,
+                        user_id=uid,
+                        tenant_id=number.tenant_id,
+                        kind="number.expiring",
+                        title=f"Your temporary number {number.e164} expires soon",
+                        body=f"It expires on {number.expires_at:%d/%m/%Y %H:%M} UTC.",
+                        data={
+                            "number": number.e164,
+                            "country": number.country,
+                            "expires_at": number.expires_at.isoformat(),
+                        },
+                    )
+                warned += 1
+        if warned:
+            log.info("temporary numbers: %d warned of their expiry", warned)
+        return warned
+
     async def expire_temporary(self, database: Database, now: datetime | None = None) -> int:
         """Put temporary numbers past their ``expires_at`` into quarantine and tell their
         users; return how many. Each number is its own transaction."""
@@ -302,6 +379,7 @@ class StoreService:
                 number.user_id = None
                 number.employee_id = None
                 number.expires_at = None
+                number.expiry_warned_at = None
                 add_event(
                     session,
                     "number.released",
@@ -401,6 +479,7 @@ class TemporaryNumberJob:
         while True:
             await asyncio.sleep(self.interval)
             try:
+                await self.store.warn_expiring(self.database)
                 await self.store.expire_temporary(self.database)
             except Exception:
                 log.exception("x temporary number expiry failed")

@@ -61,6 +61,17 @@ describe("store helpers", () => {
     expect(notificationText(pkg, ru)).toBe("Заявка «Пакет SMS» отклонена");
     const expired = { kind: "number.expired", title: "x", data: { number: "+442071234567" } };
     expect(notificationText(expired, en)).toBe("Temporary number +442071234567 has expired");
+    const expiring = {
+      kind: "number.expiring",
+      title: "x",
+      data: { number: "+442071234567", expires_at: new Date(2027, 2, 5, 12).toISOString() },
+    };
+    expect(notificationText(expiring, en)).toBe("Temporary number +442071234567 expires on 05/03/2027");
+    expect(notificationText(expiring, ru)).toBe("Срок временного номера +442071234567 истекает 05/03/2027");
+    const order = { kind: "store.requested", title: "x", data: { customer: "Acme", number: "+74951110001" } };
+    expect(notificationText(order, en)).toBe("New order from Acme: number +74951110001");
+    const pkgOrder = { kind: "store.requested", title: "x", data: { customer: "Acme", request_kind: "sms_package" } };
+    expect(notificationText(pkgOrder, ru)).toBe("Новая заявка от Acme: Пакет SMS");
     expect(notificationText({ kind: "other", title: "API title", data: {} }, en)).toBe("API title");
   });
 });

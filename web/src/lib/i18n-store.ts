@@ -79,6 +79,9 @@ export const storeEn = {
   "notif.store.approvedNumber": "Number {number} is yours",
   "notif.store.rejected": "Your {what} request is rejected",
   "notif.number.expired": "Temporary number {number} has expired",
+  "notif.number.expiring": "Temporary number {number} expires on {date}",
+  "notif.store.requested": "New order from {customer}: {what}",
+  "notif.store.requestedNumber": "New order from {customer}: number {number}",
 } as const;
 
 export const storeRu: Record<keyof typeof storeEn, string> = {
@@ -161,4 +164,7 @@ export const storeRu: Record<keyof typeof storeEn, string> = {
   "notif.store.approvedNumber": "Номер {number} теперь ваш",
   "notif.store.rejected": "Заявка «{what}» отклонена",
   "notif.number.expired": "Срок временного номера {number} истёк",
+  "notif.number.expiring": "Срок временного номера {number} истекает {date}",
+  "notif.store.requested": "Новая заявка от {customer}: {what}",
+  "notif.store.requestedNumber": "Новая заявка от {customer}: номер {number}",
 };

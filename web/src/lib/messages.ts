@@ -399,8 +399,11 @@ export function formatRate(rate: number, lang: "ru" | "en"): string {
   return `${lang === "ru" ? text.replace(".", ",") : text} %`;
 }
 
-/** The notification's link: a failed SMS opens its conversation. */
+/** The notification's link: a failed SMS opens its conversation, an order the office queue,
+ * a temporary number's expiry the customer's numbers. */
 export function notificationLink(n: { kind: string; data: Record<string, unknown> }): string | null {
+  if (n.kind === "store.requested") return "/office";
+  if (n.kind === "number.expiring" || n.kind === "number.expired") return "/numbers";
   if (n.kind !== "message.failed") return null;
   const id = n.data["conversation_id"];
   return typeof id === "number" || typeof id === "string" ? `/messages?c=${id}` : "/messages";

@@ -56,6 +56,12 @@ export function unreadBadge(n: number): string | null {
   return n > 99 ? "99+" : String(n);
 }
 
+/** 05/03/2027 — dates as the cabinet writes them (dd/mm/yyyy, the viewer's time zone). */
+function ddmmyyyy(d: Date): string {
+  const pad = (x: number) => String(x).padStart(2, "0");
+  return `${pad(d.getDate())}/${pad(d.getMonth() + 1)}/${d.getFullYear()}`;
+}
+
 /** A notification in the user's language (the API's English title is the fallback). */
 export function notificationText(
   n: { kind: string; title: string; data: Record<string, unknown> },
@@ -72,6 +78,17 @@ export function notificationText(
       return t("notif.store.rejected", { what });
     case "number.expired":
       return t("notif.number.expired", { number });
+    case "number.expiring": {
+      const at = typeof n.data["expires_at"] === "string" ? new Date(n.data["expires_at"]) : null;
+      const date = at && !Number.isNaN(at.getTime()) ? ddmmyyyy(at) : "";
+      return t("notif.number.expiring", { number, date });
+    }
+    case "store.requested": {
+      const customer = String(n.data["customer"] ?? "");
+      return number
+        ? t("notif.store.requestedNumber", { customer, number })
+        : t("notif.store.requested", { customer, what });
+    }
     default:
       return n.title;
   }
