@@ -197,6 +197,8 @@ def test_messages_chat_group_file_sms_and_history(
         anna.get_by_role("option", name="Any status").click()
         anna.get_by_test_id("history-channel").get_by_text("Chat").click()
         expect(anna.get_by_test_id("history-total")).to_have_attribute("data-total", "3")
+        # the deleted message is still in the history, marked, without its text
+        expect(anna.get_by_test_id("history-deleted")).to_have_count(1)
         shot(anna, "messages-06-history")
 
         anna.get_by_test_id("history-export").click()

@@ -3599,6 +3599,8 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** Deleted */
+            deleted: boolean;
             /** Delivered At */
             delivered_at: string | null;
             /** Direction */
@@ -3909,6 +3911,11 @@ export interface components {
             parts: number;
             /** Scheduled At */
             scheduled_at: string | null;
+            /**
+             * Sender Name
+             * @description in a thread's history: the sender's name (also after leaving)
+             */
+            sender_name?: string | null;
             /** Sender User Id */
             sender_user_id: number | null;
             /** Sent At */

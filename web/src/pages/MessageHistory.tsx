@@ -142,7 +142,11 @@ export default function MessageHistoryPage() {
       label: t("hist.col.text"),
       value: (r) => (r.body_hidden ? "" : r.body),
       render: (r) =>
-        r.body_hidden ? (
+        r.deleted ? (
+          <Text size="sm" c="dimmed" fs="italic" data-testid="history-deleted">
+            {t("hist.deleted")}
+          </Text>
+        ) : r.body_hidden ? (
           <Text size="sm" c="dimmed" fs="italic" data-testid="history-private">
             {t("hist.private")}
           </Text>
