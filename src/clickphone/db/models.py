@@ -1018,7 +1018,21 @@ class Message(Base):
         CheckConstraint(_in("direction", MESSAGE_DIRECTIONS), name="direction"),
         CheckConstraint(_in("status", MESSAGE_STATES), name="status"),
         Index("ix_messages_tenant_created", "tenant_id", "created_at"),
-        Index("ix_messages_conversation_created", "conversation_id", "created_at"),
+        # covering on PostgreSQL: a member's report reads only the index
+        Index(
+            "ix_messages_conversation_created",
+            "conversation_id",
+            "created_at",
+            postgresql_include=[
+                "tenant_id",
+                "channel",
+                "direction",
+                "status",
+                "sender_user_id",
+                "parts",
+                "cost",
+            ],
+        ),
         Index("ix_messages_status_scheduled", "status", "scheduled_at"),
     )
 
@@ -1049,6 +1063,33 @@ class Message(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MessageStatsDaily(Base):
+    """Messages per tenant, UTC day (days since 1970-01-01), channel, direction, status and
+    sender (0: none), for settled days (:mod:`clickphone.messaging.rollup`)."""
+
+    __tablename__ = "message_stats_daily"
+    __table_args__ = (Index("ix_message_stats_daily_tenant_day", "tenant_id", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    day: Mapped[int] = mapped_column(Integer, index=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    direction: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))
+    sender_user_id: Mapped[int] = mapped_column(Integer, default=0)
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    parts: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MessageStatsDay(Base):
+    """A day summarised into ``message_stats_daily`` (for every tenant)."""
+
+    __tablename__ = "message_stats_days"
+
+    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
 class SmsPart(Base):
@@ -1114,6 +1155,8 @@ __all__ = [
     "LoginThrottle",
     "Message",
     "MessageCampaign",
+    "MessageStatsDaily",
+    "MessageStatsDay",
     "Notification",
     "NumberRequest",
     "OutboxEvent",

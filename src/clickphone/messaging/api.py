@@ -8,7 +8,8 @@ opens the thread and sends in one step. Messages carry their delivery state (``s
 ``message.created`` / ``message.status`` to the conversation's members only.
 
 The router's lifespan starts the :class:`~clickphone.messaging.gateway.SmsGateway`
-(``services.extra["sms"]``): SMPP links of the trunks with an SMSC, delayed sending.
+(``services.extra["sms"]``): SMPP links of the trunks with an SMSC, delayed sending; and the
+daily totals of the message history (:mod:`.rollup`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from clickphone.mail import smtp_send
 from clickphone.messaging.errors import MailUnavailable, MessageNotFound
 from clickphone.messaging.gateway import SmsGateway
 from clickphone.messaging.gsm import segments, transliterate
+from clickphone.messaging.rollup import MessageRollupJob
 from clickphone.messaging.service import CHAT_MAX, SMS_MAX, Draft, MessagingService
 
 MAX_FILE_BYTES = 20 * 2**20
@@ -49,10 +51,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services.database, services.bus, secret_key=services.settings.ensure_secret_key()
     )
     services.extra["sms"] = gateway
+    rollup = MessageRollupJob(services.database)
     await gateway.start()
+    await rollup.start()
     try:
         yield
     finally:
+        await rollup.stop()
         await gateway.stop()
 
 
@@ -455,11 +460,11 @@ async def email_message(
 ) -> EmailOut:
     """Forward a message (with its file) to an e-mail address, by default your own."""
     settings = services.settings
-    if not settings.smtp_configured:
-        raise MailUnavailable()
     msg = await service.message_for(session, actor, message_id)
     if msg.deleted_at is not None:
         raise MessageNotFound()
+    if not settings.smtp_configured:
+        raise MailUnavailable()
     user = await session.get(User, actor.user_id)
     to = str(body.to or (user.email if user else ""))
     sender = "ClickPhone"

@@ -524,7 +524,9 @@ class MessagingService:
             )
         msg.scheduled_at = scheduled
         msg.campaign_id = draft.campaign_id
-        msg.created_at = now
+        # a delayed message takes its place in the thread (and in the history's days) at
+        # its time
+        msg.created_at = scheduled or now
         session.add(msg)
         await session.flush()
         if not scheduled:
@@ -556,7 +558,6 @@ class MessagingService:
             conv = await session.get(Conversation, msg.conversation_id)
             if conv is None:
                 continue
-            msg.created_at = now
             if msg.channel == "sms":
                 msg.status = "queued"
             else:
