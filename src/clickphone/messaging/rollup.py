@@ -14,8 +14,6 @@ lists the summarised days (a day without messages is summarised too, as no rows)
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -25,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clickphone.db.models import Message, MessageStatsDaily, MessageStatsDay
 from clickphone.db.session import Database
+from clickphone.jobs import PeriodicJob
 from clickphone.logging import get_logger
 
 log = get_logger(__name__)
@@ -154,32 +153,17 @@ async def summarised(session: AsyncSession, first: int, end: int) -> bool:
     return int(n or 0) == end - first
 
 
-class MessageRollupJob:
+class MessageRollupJob(PeriodicJob):
+    """:func:`refresh` at start and every ``interval`` seconds."""
+
     def __init__(self, database: Database, *, interval: float = 300.0) -> None:
         self.database = database
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        super().__init__("message-rollup", self.run, interval=interval, at_start=True)
 
-    async def start(self) -> None:
-        if self.interval > 0:
-            self._task = asyncio.create_task(self._loop(), name="message-rollup")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                written = await refresh(self.database)
-                if written:
-                    log.info("messages.rollup", rows=written)
-            except Exception:
-                log.exception("messages.rollup_failed")
-            await asyncio.sleep(self.interval)
+    async def run(self) -> None:
+        written = await refresh(self.database)
+        if written:
+            log.info("messages.rollup", rows=written)
 
 
 __all__ = [

@@ -16,8 +16,6 @@ office's staff.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +29,7 @@ from clickphone.bus.outbox import add_event
 from clickphone.db.listing import ListQuery, Page, paginate
 from clickphone.db.models import NumberRequest, PhoneNumber, Tenant, User, utcnow
 from clickphone.db.session import Database
+from clickphone.jobs import PeriodicJob
 from clickphone.notifications.service import notify, recipients
 
 log = logging.getLogger("clickphone.numbers")
@@ -455,34 +454,17 @@ def _temporary_details(details: dict[str, Any], number: PhoneNumber) -> dict[str
     return {**details, "days": days, "country": country}
 
 
-class TemporaryNumberJob:
-    """Runs :meth:`StoreService.expire_temporary` every ``interval`` seconds."""
+class TemporaryNumberJob(PeriodicJob):
+    """Warns of coming expiries and expires temporary numbers every ``interval`` seconds."""
 
     def __init__(self, database: Database, *, interval: float = 300.0) -> None:
         self.database = database
-        self.interval = interval
         self.store = StoreService()
-        self._task: asyncio.Task[None] | None = None
+        super().__init__("temporary-numbers", self.run, interval=interval)
 
-    async def start(self) -> None:
-        if self.interval > 0:
-            self._task = asyncio.create_task(self._loop(), name="temporary-numbers")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.store.warn_expiring(self.database)
-                await self.store.expire_temporary(self.database)
-            except Exception:
-                log.exception("x temporary number expiry failed")
+    async def run(self) -> None:
+        await self.store.warn_expiring(self.database)
+        await self.store.expire_temporary(self.database)
 
 
 def _for_sale(number: PhoneNumber) -> bool:
