@@ -270,3 +270,30 @@ async def test_sms_waits_for_a_carrier_and_recovers_after_a_crash(
         assert [s.text for s in smsc.submits] == ["patience"]
         await wait_status(database, r.json()["id"], "delivered")
         assert [s.text for s in smsc.submits] == ["patience", "on time"]
+
+
+async def test_sms_between_our_own_numbers_stays_on_net(
+    api: Api,
+    ann: tuple[httpx.AsyncClient, dict[str, Any]],
+    database: Database,
+    running: Callable[[], Awaitable[SmsGateway]],
+) -> None:
+    client, _ = ann
+    shop = await api.signup_company("Corner Shop", "owner@shop.example.com")
+    shop_tenant = (await shop.get("/api/v1/me")).json()["tenant"]["id"]
+    async with database.transaction() as s:
+        s.add(PhoneNumber(e164="+74957000002", tenant_id=shop_tenant, state="assigned"))
+    await running()  # no trunk, no SMSC: nothing could leave
+    r = await client.post(f"{M}/sms", json={"to": "+74957000002", "text": "Do you deliver?"})
+    row = await wait_status(database, r.json()["id"], "delivered")
+    assert (row.cost, row.trunk_id) == (0, None)
+    (thread,) = (await shop.get(f"{M}/conversations")).json()
+    assert (thread["external_number"], thread["line"]) == (LINE, "+74957000002")
+    assert thread["last_message"]["body"] == "Do you deliver?" and thread["unread"] == 1
+    # and the answer goes back the same way
+    r = await shop.post(
+        f"{M}/conversations/{thread['id']}/messages", json={"text": "Yes, until 8 pm"}
+    )
+    await wait_status(database, r.json()["id"], "delivered")
+    mine = (await client.get(f"{M}/conversations")).json()
+    assert mine[0]["last_message"]["body"] == "Yes, until 8 pm"

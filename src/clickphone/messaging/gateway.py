@@ -15,7 +15,8 @@ sends the receipt back to back): it is kept in memory until the record exists. A
 left ``sending`` by a crash (the SMSC may or may not have taken it) is ``failed`` with the
 reason ``interrupted`` on start, never sent twice behind the user's back.
 
-Incoming SMS (``deliver_sm`` to one of our numbers) are stored before the SMSC is
+An SMS to one of our own numbers is delivered on-net, without a carrier. Incoming SMS
+(``deliver_sm`` to one of our numbers) are stored before the SMSC is
 acknowledged, so a crash makes the SMSC deliver them again rather than lose them.
 """
 
@@ -267,10 +268,29 @@ class SmsGateway:
         self._sending.add(message_id)
         try:
             msg = await self._claim(message_id)
-            if msg is not None:
+            if msg is not None and not await self._on_net(msg):
                 await self._submit(msg)
         finally:
             self._sending.discard(message_id)
+
+    async def _on_net(self, msg: Message) -> bool:
+        """An SMS to one of our own numbers never leaves: it is delivered to that number's
+        users at once (in one transaction with the sender's "delivered"), free of charge."""
+        async with self.database.transaction() as session:
+            row = await session.get(Message, msg.id)
+            if row is None or row.external_number is None or row.line is None:
+                return False
+            incoming = await self.service.receive_sms(
+                session, row.external_number, row.line, row.body
+            )
+            if incoming is None:
+                return False
+            now = utcnow()
+            row.status, row.error, row.sent_at, row.delivered_at = "delivered", "", now, now
+            row.cost = 0
+            emit(session, "message.status", row, await member_ids(session, row.conversation_id))
+        log.info("sms.on_net", message=msg.id)
+        return True
 
     async def _routes(self, msg: Message) -> list[Trunk]:
         async with self.database.session() as session:
