@@ -190,6 +190,21 @@ async def _tenant_a(api: Api, database: Database) -> tuple[httpx.AsyncClient, di
     )
     assert camp.status_code == 201, camp.text
     ids["campaign_id"] = camp.json()["id"]
+    # A voicemail left for Al.
+    from clickphone.voicemail.service import store_voicemail
+
+    vm = await store_voicemail(
+        database,
+        call_id="v" * 32,
+        tenant_id=ids["tenant_id"],
+        owner_employee_id=ids["employee_id"],
+        caller="+74951234567",
+        caller_name="",
+        callee="100",
+        path="voicemail/none.wav",
+        seconds=3.0,
+    )
+    ids["voicemail_id"] = vm.id  # type: ignore[assignment]
     return a, ids
 
 
@@ -222,7 +237,9 @@ async def test_other_tenant_cannot_read_or_change_anything(
         error_id = r.json()["error_id"]
         # a feature may name what was not found (messaging.conversation_not_found): for a
         # missing and a foreign row alike
-        assert error_id in {"not_found", "permission.denied"} or error_id.endswith("_not_found"), (
+        assert error_id in {"not_found", "permission.denied"} or error_id.endswith(
+            ("_not_found", ".not_found")
+        ), (
             method,
             url,
             error_id,
@@ -243,6 +260,7 @@ async def test_other_tenant_cannot_read_or_change_anything(
         "/api/v1/messages/conversations",
         "/api/v1/messages/campaigns",
         "/api/v1/messages/history",
+        "/api/v1/voicemails",
     ):
         r = await b.get(path)
         assert r.status_code == 200, (path, r.text)

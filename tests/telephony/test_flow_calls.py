@@ -24,7 +24,7 @@ from _peers import require
 from clickphone.bus.bus import EventBus
 from clickphone.calls.flowroute import install_flows
 from clickphone.calls.originate import CallbackOriginator, OriginateError
-from clickphone.db.models import Department, Employee
+from clickphone.db.models import Department, Employee, Notification, Voicemail
 from clickphone.flows.forwarding import ForwardingRules, ForwardingStep, forwarding_graph
 from clickphone.flows.model import Duration, FlowGraph
 from clickphone.sipserver import SipServer
@@ -325,6 +325,21 @@ async def test_department_number_rings_members_and_voicemail_is_mailed(env: Env)
     assert isinstance(payload, bytes)
     audio.write_bytes(payload)
     assert heard_power(audio, 1000.0) > 20 * heard_power(audio, 2300.0)
+    # ... and it is in the company's voicemail inbox, the same audio, with a notification
+    async with env.pbx.database.session() as s:
+        [vm] = (await s.execute(select(Voicemail))).scalars().all()
+        notes = (await s.execute(select(Notification))).scalars().all()
+        # the department's members hear of it (102 and 103)
+        members = set(
+            (
+                await s.execute(select(Employee.user_id).where(Employee.department_id == dept_id))
+            ).scalars()
+        )
+    assert (vm.tenant_id, vm.owner_employee_id, vm.department_id) == (1, None, dept_id)
+    assert vm.id == ended(env)[1]["id"] and vm.seconds >= 1.0
+    assert (env.tmp / "data" / vm.path).read_bytes() == payload
+    assert {n.user_id for n in notes} >= members and len(members) == 2
+    assert {n.kind for n in notes} == {"voicemail.received"}
 
 
 async def test_a_looping_flow_is_cut_with_a_hangup_and_an_event(env: Env) -> None:

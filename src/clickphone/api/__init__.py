@@ -22,6 +22,7 @@ def api_router() -> APIRouter:
     from clickphone.recordings.api import router as recordings
     from clickphone.stats.api import router as stats
     from clickphone.trunks.api import router as trunks
+    from clickphone.voicemail.api import router as voicemail
 
     router = APIRouter(prefix="/api/v1")
     # calls_summary before calls: /calls/{record_id} would take /calls/summary
@@ -33,6 +34,7 @@ def api_router() -> APIRouter:
     # the report's /messages/history before /messages/{message_id}
     router.include_router(message_history)
     router.include_router(messaging)
+    router.include_router(voicemail)
     return router
 
 

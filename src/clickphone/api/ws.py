@@ -54,10 +54,17 @@ PATTERNS = (
     "message.status",
     "message.conversation",
     "notification.created",
+    "voicemail.created",
 )
 # events only the users they name see (``payload["user_ids"]`` or ``payload["user_id"]``)
 PERSONAL = frozenset(
-    {"message.created", "message.status", "message.conversation", "notification.created"}
+    {
+        "message.created",
+        "message.status",
+        "message.conversation",
+        "notification.created",
+        "voicemail.created",
+    }
 )
 SNAPSHOT_SECONDS = 10.0
 QUEUE_SIZE = 200  # events kept per connection; the oldest go first when a client lags

@@ -35,6 +35,7 @@ from clickphone.flows import interpreter as fi
 from clickphone.flows.model import FlowGraph, Prompt
 from clickphone.registrar.service import Registrar
 from clickphone.registrar.store import DeviceDirectory
+from clickphone.voicemail.service import store_voicemail
 
 log = logging.getLogger("clickphone.flows.runtime")
 
@@ -403,6 +404,20 @@ class FlowEngine:
             file=str(path.relative_to(self.data_dir)),
             seconds=round(info.duration_seconds, 1),
         )
+        try:  # the inbox in the cabinet, with its notification
+            await store_voicemail(
+                self.database,
+                call_id=call.id,
+                tenant_id=call.tenant_id,
+                owner_employee_id=route.owner_employee_id,
+                caller=call.origin.number,
+                caller_name=call.origin.name or "",
+                callee=call.callee_extension,
+                path=str(path.relative_to(self.data_dir)),
+                seconds=info.duration_seconds,
+            )
+        except Exception:
+            log.exception("x voicemail %s could not be stored", call.id)
         if action.notify_email:
             recipients = list(action.emails) or await self._owner_email(route)
             if recipients:

@@ -1092,6 +1092,32 @@ class MessageStatsDay(Base):
     day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
+class Voicemail(Base):
+    """A message a caller left through a call flow's voicemail node; the audio is a WAV under
+    the data folder (``path`` relative to it). ``id`` is the call's record id."""
+
+    __tablename__ = "voicemails"
+    __table_args__ = (Index("ix_voicemails_tenant_created", "tenant_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    owner_employee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("employees.id", ondelete="SET NULL"), index=True
+    )
+    # left on a department's number: its members hear it
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="SET NULL"), index=True
+    )
+    caller: Mapped[str] = mapped_column(String(64))
+    caller_name: Mapped[str] = mapped_column(String(200), default="")
+    callee: Mapped[str] = mapped_column(String(64), default="")
+    path: Mapped[str] = mapped_column(String(500))
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class SmsPart(Base):
     """One submitted SMS part and the SMSC's id for it, so a delivery receipt finds its
     message; the message is delivered when every part is."""
@@ -1173,5 +1199,6 @@ __all__ = [
     "Trunk",
     "User",
     "UserPhoneSettings",
+    "Voicemail",
     "WebSession",
 ]

@@ -25,6 +25,7 @@ SUBJECTS_RU = {
     "number.expiring": "Срок временного номера скоро истечёт",
     "store.requested": "Новая заявка в магазине",
     "message.failed": "SMS не доставлено",
+    "voicemail.received": "Новое голосовое сообщение",
 }
 
 

@@ -29,6 +29,7 @@ KINDS = (
     "number.expiring",
     "number.expired",
     "message.failed",
+    "voicemail.received",
 )
 
 
