@@ -7,13 +7,14 @@ helper that adds the tenant filter to queries, so isolation lives in one place.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -273,6 +274,10 @@ class Contact(Base):
     group_name: Mapped[str] = mapped_column(String(100), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    birthday: Mapped[date | None] = mapped_column(Date)
+    # month * 100 + day of the birthday, to find today's; the year its reminder went out
+    birthday_md: Mapped[int | None] = mapped_column(Integer, index=True)
+    birthday_notified_year: Mapped[int | None] = mapped_column(Integer)
 
     numbers: Mapped[list[ContactNumber]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="ContactNumber.id"

@@ -63,6 +63,7 @@ def _contact_out(c: Contact) -> ContactOut:
         group=c.group_name,
         notes=c.notes,
         numbers=[ContactNumberOut.model_validate(n) for n in c.numbers],
+        birthday=c.birthday,
         created_at=c.created_at,
     )
 

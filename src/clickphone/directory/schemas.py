@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, EmailStr, Field, StringConstraints
@@ -153,6 +153,7 @@ class ContactIn(BaseModel):
     group: Annotated[str, Field(max_length=100)] = ""
     notes: Annotated[str, Field(max_length=5000)] = ""
     numbers: Annotated[list[ContactNumberIn], Field(max_length=20)] = []
+    birthday: date | None = Field(None, description="a reminder comes on the day")
     shared: bool = Field(False, description="company-wide (administrators) instead of personal")
     tenant_id: int | None = Field(None, description="operator staff only")
 
@@ -164,6 +165,7 @@ class ContactPatch(BaseModel):
     group: Annotated[str, Field(max_length=100)] | None = None
     notes: Annotated[str, Field(max_length=5000)] | None = None
     numbers: Annotated[list[ContactNumberIn], Field(max_length=20)] | None = None
+    birthday: date | None = Field(None, description="null removes it")
 
 
 class ContactOut(BaseModel):
@@ -177,4 +179,5 @@ class ContactOut(BaseModel):
     group: str
     notes: str
     numbers: list[ContactNumberOut]
+    birthday: date | None = None
     created_at: datetime

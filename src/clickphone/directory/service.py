@@ -7,6 +7,7 @@ that change data commit their own transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import phonenumbers
@@ -75,6 +76,14 @@ def normalize_phone(raw: str, region: str | None = None) -> str:
     if not digits:
         raise ValueError("not a phone number")
     return ("+" + digits) if text.startswith("+") else digits
+
+
+def set_birthday(contact: Contact, birthday: date | None) -> None:
+    if birthday == contact.birthday:
+        return
+    contact.birthday = birthday
+    contact.birthday_md = birthday.month * 100 + birthday.day if birthday else None
+    contact.birthday_notified_year = None
 
 
 class DirectoryService:
@@ -698,6 +707,7 @@ class DirectoryService:
         group: str = "",
         notes: str = "",
         numbers: list[dict[str, str]] | None = None,
+        birthday: date | None = None,
         shared: bool = False,
         tenant_id: int | None = None,
     ) -> Contact:
@@ -716,6 +726,7 @@ class DirectoryService:
             notes=notes,
             numbers=self._numbers(numbers or []),
         )
+        set_birthday(contact, birthday)
         session.add(contact)
         await session.commit()
         return contact
@@ -727,6 +738,8 @@ class DirectoryService:
         if not self._can_edit_contact(actor, contact):
             raise PermissionDenied("only administrators may change company-wide contacts")
         numbers = changes.pop("numbers", None)
+        if "birthday" in changes:  # null clears it
+            set_birthday(contact, changes.pop("birthday"))
         if "group" in changes:
             changes["group_name"] = changes.pop("group")
         for k, v in changes.items():

@@ -1,5 +1,6 @@
 """/api/v1/notifications: the signed-in user's notifications, newest first, and marking
-them read. The router's lifespan starts the e-mail sender (:mod:`.mail`)."""
+them read. The router's lifespan starts the e-mail sender (:mod:`.mail`) and the contacts'
+birthday reminders (:mod:`clickphone.directory.birthdays`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from clickphone.api.deps import CurrentActor, ListQueryDep, SessionDep
 from clickphone.api.schemas import ERROR_RESPONSES, OrmModel, PageOut
+from clickphone.directory.birthdays import BirthdayJob
 from clickphone.notifications.mail import NotificationMailer
 from clickphone.notifications.service import NotificationService
 
@@ -22,10 +24,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     services = app.state.services
     mailer = NotificationMailer(services.settings, services.database, services.bus)
     services.extra["notification_mailer"] = mailer
+    birthdays = BirthdayJob(services.database)
     await mailer.start()
+    await birthdays.start()
     try:
         yield
     finally:
+        await birthdays.stop()
         await mailer.stop()
 
 

@@ -26,6 +26,7 @@ SUBJECTS_RU = {
     "store.requested": "Новая заявка в магазине",
     "message.failed": "SMS не доставлено",
     "voicemail.received": "Новое голосовое сообщение",
+    "contact.birthday": "День рождения контакта",
 }
 
 

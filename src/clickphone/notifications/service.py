@@ -30,6 +30,7 @@ KINDS = (
     "number.expired",
     "message.failed",
     "voicemail.received",
+    "contact.birthday",
 )
 
 
