@@ -32,6 +32,7 @@ const WidgetSitesPage = lazy(() => import("./pages/WidgetSites"));
 const MessagesPage = lazy(() => import("./pages/Messages"));
 const MailingsPage = lazy(() => import("./pages/Mailings"));
 const MessageHistoryPage = lazy(() => import("./pages/MessageHistory"));
+const VoicemailPage = lazy(() => import("./pages/Voicemail"));
 const later = (page: React.ReactNode) => <Suspense fallback={<LoadingState />}>{page}</Suspense>;
 
 const theme = createTheme({ primaryColor: "blue", defaultRadius: "md" });
@@ -94,6 +95,7 @@ export function App() {
                 { path: "/messages", element: later(<MessagesPage />) },
                 { path: "/messages/mailings", element: later(<MailingsPage />) },
                 { path: "/reports/messages", element: later(<MessageHistoryPage />) },
+                { path: "/voicemail", element: later(<VoicemailPage />) },
                 { path: "*", element: <NotFound /> },
               ],
             },

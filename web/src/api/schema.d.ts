@@ -2266,6 +2266,111 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/voicemails": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Voicemails */
+        get: operations["list_voicemails_api_v1_voicemails_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/voicemails/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark Read */
+        post: operations["mark_read_api_v1_voicemails_read_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/voicemails/unread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Unread Voicemails */
+        get: operations["unread_voicemails_api_v1_voicemails_unread_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/voicemails/{voicemail_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete Voicemail */
+        delete: operations["delete_voicemail_api_v1_voicemails__voicemail_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/voicemails/{voicemail_id}/audio": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Voicemail Audio
+         * @description The WAV (8 kHz); seeking works with range requests.
+         */
+        get: operations["voicemail_audio_api_v1_voicemails__voicemail_id__audio_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/voicemails/{voicemail_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark One Read */
+        post: operations["mark_one_read_api_v1_voicemails__voicemail_id__read_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2583,6 +2688,11 @@ export interface components {
         /** ContactIn */
         ContactIn: {
             /**
+             * Birthday
+             * @description a reminder comes on the day
+             */
+            birthday?: string | null;
+            /**
              * Company
              * @default
              */
@@ -2642,6 +2752,8 @@ export interface components {
         };
         /** ContactOut */
         ContactOut: {
+            /** Birthday */
+            birthday?: string | null;
             /** Company */
             company: string;
             /**
@@ -2670,6 +2782,11 @@ export interface components {
         };
         /** ContactPatch */
         ContactPatch: {
+            /**
+             * Birthday
+             * @description null removes it
+             */
+            birthday?: string | null;
             /** Company */
             company?: string | null;
             /** Favorite */
@@ -3818,14 +3935,6 @@ export interface components {
             bucket: string;
             /** Max Concurrent */
             max_concurrent: number;
-        };
-        /** MarkReadIn */
-        MarkReadIn: {
-            /**
-             * Ids
-             * @description these only; empty: all
-             */
-            ids?: number[] | null;
         };
         /** MeOut */
         MeOut: {
@@ -5699,6 +5808,46 @@ export interface components {
              */
             type: "voicemail";
         };
+        /** VoicemailOut */
+        VoicemailOut: {
+            /** Callee */
+            callee: string;
+            /** Caller */
+            caller: string;
+            /** Caller Name */
+            caller_name: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Department Id */
+            department_id: number | null;
+            /**
+             * Id
+             * @description the call's record id (see the call log)
+             */
+            id: string;
+            /** Owner Employee Id */
+            owner_employee_id: number | null;
+            /** Read At */
+            read_at: string | null;
+            /** Seconds */
+            seconds: number;
+        };
+        /** VoicemailPageOut */
+        VoicemailPageOut: {
+            /** Items */
+            items: components["schemas"]["VoicemailOut"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+            /** Unread */
+            unread: number;
+        };
         /** ShareIn */
         clickphone__directory__sharing__ShareIn: {
             /** Department Id */
@@ -5724,6 +5873,14 @@ export interface components {
             /** Name */
             name: string;
         };
+        /** MarkReadIn */
+        clickphone__notifications__api__MarkReadIn: {
+            /**
+             * Ids
+             * @description these only; empty: all
+             */
+            ids?: number[] | null;
+        };
         /** ShareIn */
         clickphone__recordings__api__ShareIn: {
             /**
@@ -5743,6 +5900,14 @@ export interface components {
             token: string;
             /** Url */
             url: string;
+        };
+        /** MarkReadIn */
+        clickphone__voicemail__api__MarkReadIn: {
+            /**
+             * Ids
+             * @description these only; empty: all
+             */
+            ids?: string[] | null;
         };
     };
     responses: never;
@@ -11623,7 +11788,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["MarkReadIn"];
+                "application/json": components["schemas"]["clickphone__notifications__api__MarkReadIn"];
             };
         };
         responses: {
@@ -15271,6 +15436,359 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TrunkStateOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_voicemails_api_v1_voicemails_get: {
+        parameters: {
+            query?: {
+                /** @description only those not listened to */
+                unread?: boolean;
+                /** @description page size */
+                limit?: number;
+                /** @description rows to skip */
+                offset?: number;
+                /** @description search text */
+                q?: string | null;
+                /** @description field to sort by; '-field' descending */
+                sort?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoicemailPageOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    mark_read_api_v1_voicemails_read_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["clickphone__voicemail__api__MarkReadIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    unread_voicemails_api_v1_voicemails_unread_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadOut"];
+                };
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    delete_voicemail_api_v1_voicemails__voicemail_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                voicemail_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    voicemail_audio_api_v1_voicemails__voicemail_id__audio_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                voicemail_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description permission denied or CSRF failure */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description not found (or another tenant's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description validation failed; details.fields names fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    mark_one_read_api_v1_voicemails__voicemail_id__read_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                voicemail_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VoicemailOut"];
                 };
             };
             /** @description not signed in */

@@ -33,6 +33,7 @@ import {
   IconSitemap,
   IconUser,
   IconUsers,
+  IconDeviceAudioTape,
   IconWorldWww,
 } from "@tabler/icons-react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
@@ -44,6 +45,7 @@ import { isAdmin, useMe } from "../lib/session";
 import { useLiveStatus } from "../lib/live";
 import { messagesApi, UNREAD_KEY } from "../lib/messages";
 import { unreadBadge } from "../lib/store";
+import { voicemailApi, VOICEMAIL_UNREAD_KEY } from "../lib/voicemail";
 import { ErrorState, LoadingState } from "./States";
 import { NotificationsMenu } from "./NotificationsMenu";
 
@@ -55,6 +57,7 @@ interface NavItem {
   admin?: boolean;
   operator?: boolean; // ClickPhone office staff only
   customer?: boolean; // customers only (not office staff)
+  badge?: () => React.ReactNode;
 }
 const NAV: NavItem[] = [
   { to: "/status", label: "nav.status", icon: IconActivity },
@@ -63,6 +66,13 @@ const NAV: NavItem[] = [
   { to: "/contacts", label: "nav.contacts", icon: IconAddressBook },
   { to: "/messages", label: "nav.messages", icon: IconMessages, customer: true },
   { to: "/calls", label: "nav.calls", icon: IconPhoneCall },
+  {
+    to: "/voicemail",
+    label: "nav.voicemail",
+    icon: IconDeviceAudioTape,
+    customer: true,
+    badge: () => <VoicemailBadge />,
+  },
   { to: "/reports/messages", label: "nav.messageHistory", icon: IconHistory, customer: true },
   { to: "/statistics", label: "nav.stats", icon: IconChartBar, admin: true },
   { to: "/logic", label: "nav.logic", icon: IconHierarchy2, company: true, admin: true },
@@ -100,6 +110,23 @@ function initials(name: string): string {
       .slice(0, 2)
       .map((p) => p[0]!.toUpperCase())
       .join("") || "?"
+  );
+}
+
+/** The Voicemail nav entry's badge: voicemails not listened to (refreshed by the live socket's
+ * ``voicemail.created`` and by listening; polled slowly as a fallback). */
+function VoicemailBadge() {
+  const unread = useQuery({
+    queryKey: VOICEMAIL_UNREAD_KEY,
+    queryFn: voicemailApi.unread,
+    refetchInterval: 60_000,
+  });
+  const badge = unreadBadge(unread.data?.unread ?? 0);
+  if (!badge) return null;
+  return (
+    <Badge size="sm" color="red" variant="filled" circle={badge.length < 2} data-testid="voicemail-badge">
+      {badge}
+    </Badge>
   );
 }
 
@@ -248,6 +275,7 @@ export function Layout() {
               to={n.to}
               label={t(n.label)}
               leftSection={<n.icon size={18} />}
+              rightSection={n.badge?.()}
               active={location.pathname.startsWith(n.to)}
               onClick={close}
             />

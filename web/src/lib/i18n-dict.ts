@@ -4,6 +4,7 @@ import { storeEn, storeRu } from "./i18n-store";
 import { flowEn, flowRu } from "./flowI18n";
 import { callbackEn, callbackRu } from "./callbackI18n";
 import { messagesEn, messagesRu } from "./messagesI18n";
+import { voicemailEn, voicemailRu } from "./voicemailI18n";
 
 export const en = {
   "app.name": "ClickPhone",
@@ -219,6 +220,7 @@ export const en = {
   ...flowEn,
   ...callbackEn,
   ...messagesEn,
+  ...voicemailEn,
 } as const;
 
 export type Key = keyof typeof en;
@@ -438,6 +440,7 @@ export const ru: Record<Key, string> = {
   ...flowRu,
   ...callbackRu,
   ...messagesRu,
+  ...voicemailRu,
 };
 
 export const dictionaries: Record<Lang, Record<Key, string>> = { en, ru };

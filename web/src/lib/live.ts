@@ -44,6 +44,8 @@ export function staleKeys(eventType: string): QueryKey[] {
   // the server sends these only to the users they concern (a conversation's members)
   if (eventType.startsWith("message.")) return [["messages"]];
   if (eventType === "notification.created") return [["notifications"]];
+  // likewise only to those who may hear the voicemail
+  if (eventType.startsWith("voicemail.")) return [["voicemail"]];
   return [];
 }
 

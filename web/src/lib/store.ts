@@ -89,6 +89,15 @@ export function notificationText(
         ? t("notif.store.requestedNumber", { customer, number })
         : t("notif.store.requested", { customer, what });
     }
+    case "voicemail.received": {
+      // the caller's name when the server sends one (data.caller_name), else the number
+      const caller = String(n.data["caller_name"] || n.data["caller"] || "") || "?";
+      const s = Number(n.data["seconds"]);
+      return t("notif.voicemail.received", {
+        caller,
+        seconds: Number.isFinite(s) ? Math.round(s) : 0,
+      });
+    }
     default:
       return n.title;
   }
