@@ -1,6 +1,7 @@
 """/api/v1/voicemails: the voicemail inbox — list (newest first), listen (HTTP range
 requests), mark read, delete. Employees see the voicemails of their own flows and of their
-department's number; the company's owners and administrators see all of the company's."""
+department's number; the company's owners and administrators see all of the company's. Read
+state is the voicemail's, as in a shared mailbox: once someone has listened, it is read."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class UnreadOut(BaseModel):
     unread: int
 
 
-class MarkReadIn(BaseModel):
+class VoicemailReadIn(BaseModel):
     ids: list[str] | None = Field(None, description="these only; empty: all")
 
 
@@ -79,7 +80,7 @@ async def voicemail_audio(
 
 
 @router.post("/read")
-async def mark_read(body: MarkReadIn, actor: CurrentActor, session: SessionDep) -> UnreadOut:
+async def mark_read(body: VoicemailReadIn, actor: CurrentActor, session: SessionDep) -> UnreadOut:
     await service.mark_read(session, actor, body.ids)
     await session.commit()
     return UnreadOut(unread=await service.unread(session, actor))

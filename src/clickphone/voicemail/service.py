@@ -109,7 +109,12 @@ async def store_voicemail(
                 kind="voicemail.received",
                 title=f"Voicemail from {who} ({round(seconds)} s)",
                 body=f"{who} left a voicemail on {callee}.",
-                data={"voicemail_id": row.id, "caller": caller, "seconds": round(seconds)},
+                data={
+                    "voicemail_id": row.id,
+                    "caller": caller,
+                    "caller_name": caller_name,
+                    "seconds": round(seconds),
+                },
             )
         return row
 

@@ -3936,6 +3936,14 @@ export interface components {
             /** Max Concurrent */
             max_concurrent: number;
         };
+        /** MarkReadIn */
+        MarkReadIn: {
+            /**
+             * Ids
+             * @description these only; empty: all
+             */
+            ids?: number[] | null;
+        };
         /** MeOut */
         MeOut: {
             tenant: components["schemas"]["TenantOut"] | null;
@@ -5848,6 +5856,14 @@ export interface components {
             /** Unread */
             unread: number;
         };
+        /** VoicemailReadIn */
+        VoicemailReadIn: {
+            /**
+             * Ids
+             * @description these only; empty: all
+             */
+            ids?: string[] | null;
+        };
         /** ShareIn */
         clickphone__directory__sharing__ShareIn: {
             /** Department Id */
@@ -5873,14 +5889,6 @@ export interface components {
             /** Name */
             name: string;
         };
-        /** MarkReadIn */
-        clickphone__notifications__api__MarkReadIn: {
-            /**
-             * Ids
-             * @description these only; empty: all
-             */
-            ids?: number[] | null;
-        };
         /** ShareIn */
         clickphone__recordings__api__ShareIn: {
             /**
@@ -5900,14 +5908,6 @@ export interface components {
             token: string;
             /** Url */
             url: string;
-        };
-        /** MarkReadIn */
-        clickphone__voicemail__api__MarkReadIn: {
-            /**
-             * Ids
-             * @description these only; empty: all
-             */
-            ids?: string[] | null;
         };
     };
     responses: never;
@@ -11788,7 +11788,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["clickphone__notifications__api__MarkReadIn"];
+                "application/json": components["schemas"]["MarkReadIn"];
             };
         };
         responses: {
@@ -15552,7 +15552,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["clickphone__voicemail__api__MarkReadIn"];
+                "application/json": components["schemas"]["VoicemailReadIn"];
             };
         };
         responses: {
