@@ -192,8 +192,11 @@ def test_company_cabinet_main_path(
         dialog.get_by_role("button", name="Add number").click()
         dialog.get_by_test_id("contact-number").nth(1).fill("+7 495 765-43-21")
         dialog.get_by_label("Group").fill("Clients")
+        dialog.get_by_test_id("contact-birthday").fill("1985-06-15")
         dialog.get_by_test_id("contact-save").click()
         expect(page.get_by_test_id("contact-row")).to_have_count(1)
+        saved = page.request.get(f"{server.base_url}/api/v1/contacts").json()["items"]
+        assert [c["birthday"] for c in saved] == ["1985-06-15"]
         page.get_by_test_id("contact-add").click()
         page.get_by_role("dialog").get_by_test_id("contact-name").fill("Maria Orlova")
         page.get_by_role("dialog").get_by_test_id("contact-number").first.fill("+7 812 555-00-11")

@@ -72,6 +72,11 @@ describe("store helpers", () => {
     expect(notificationText(order, en)).toBe("New order from Acme: number +74951110001");
     const pkgOrder = { kind: "store.requested", title: "x", data: { customer: "Acme", request_kind: "sms_package" } };
     expect(notificationText(pkgOrder, ru)).toBe("Новая заявка от Acme: Пакет SMS");
+    const bday = { kind: "contact.birthday", title: "x", data: { name: "Mom", age: 67, contact_id: 1 } };
+    expect(notificationText(bday, en)).toBe("Mom turns 67 today");
+    expect(notificationText(bday, ru)).toBe("Контакту Mom сегодня исполняется 67");
+    const noAge = { kind: "contact.birthday", title: "x", data: { name: "Ann", age: null } };
+    expect(notificationText(noAge, en)).toBe("Ann has a birthday today");
     expect(notificationText({ kind: "other", title: "API title", data: {} }, en)).toBe("API title");
   });
 });

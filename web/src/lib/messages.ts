@@ -405,6 +405,7 @@ export function notificationLink(n: { kind: string; data: Record<string, unknown
   if (n.kind === "store.requested") return "/office";
   if (n.kind === "number.expiring" || n.kind === "number.expired") return "/numbers";
   if (n.kind === "voicemail.received") return "/voicemail";
+  if (n.kind === "contact.birthday") return "/contacts";
   if (n.kind !== "message.failed") return null;
   const id = n.data["conversation_id"];
   return typeof id === "number" || typeof id === "string" ? `/messages?c=${id}` : "/messages";

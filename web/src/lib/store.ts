@@ -89,6 +89,13 @@ export function notificationText(
         ? t("notif.store.requestedNumber", { customer, number })
         : t("notif.store.requested", { customer, what });
     }
+    case "contact.birthday": {
+      const name = String(n.data["name"] ?? "");
+      const age = Number(n.data["age"]);
+      return Number.isFinite(age) && age > 0
+        ? t("notif.contact.birthdayAge", { name, age })
+        : t("notif.contact.birthday", { name });
+    }
     case "voicemail.received": {
       // the caller's name when the server sends one (data.caller_name), else the number
       const caller = String(n.data["caller_name"] || n.data["caller"] || "") || "?";

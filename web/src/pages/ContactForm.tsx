@@ -45,6 +45,7 @@ export function ContactFormModal({
       favorite: false,
       shared: false,
       notes: "",
+      birthday: "",
       numbers: [{ number: "", label: "" }],
     },
   });
@@ -59,6 +60,7 @@ export function ContactFormModal({
       favorite: contact?.favorite ?? false,
       shared: contact?.shared ?? false,
       notes: contact?.notes ?? "",
+      birthday: contact?.birthday ?? "",
       numbers: contact?.numbers.length
         ? contact.numbers.map((n) => ({ number: n.number, label: n.label }))
         : [{ number: "", label: "" }],
@@ -75,6 +77,7 @@ export function ContactFormModal({
         group: v.group,
         favorite: v.favorite,
         notes: v.notes,
+        birthday: v.birthday || null,
         numbers,
       };
       return contact
@@ -184,6 +187,13 @@ export function ContactFormModal({
               </Button>
             </Group>
           </Stack>
+          <TextInput
+            type="date"
+            label={t("contacts.birthday")}
+            description={t("contacts.birthdayHint")}
+            data-testid="contact-birthday"
+            {...form.getInputProps("birthday")}
+          />
           <Textarea label={t("contacts.notes")} autosize minRows={2} {...form.getInputProps("notes")} />
           {!contact && canShare && (
             <Checkbox
