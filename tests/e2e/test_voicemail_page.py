@@ -197,7 +197,7 @@ def test_voicemail_inbox(server: Any, chromium_browser: Any, shot: Any) -> None:
         notes = page.locator('[data-testid="notification"][data-kind="voicemail.received"]')
         expect(notes).to_have_count(2)
         expect(notes.nth(0)).to_contain_text("Voicemail from +79161112233 (3 s)")
-        expect(notes.nth(1)).to_contain_text("Voicemail from +74951234567 (2 s)")
+        expect(notes.nth(1)).to_contain_text("Voicemail from Ivan Petrov (2 s)")
         shot(page, "voicemail-01-notifications")
         page.keyboard.press("Escape")
         shot(page, "voicemail-02-inbox")
