@@ -15,39 +15,17 @@ from typing import Any
 import httpx
 import pytest
 
+from e2e.cabinet_api import EMPLOYEE_PASSWORD, add_employee, api_client
+
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 OWNER = {"email": "owner@msg.example", "password": "Owner-Pass-123"}
 ADMIN = {"email": "admin@clickphone.local", "password": "Admin-Pass-12345"}
-PASSWORD = "Empl-Pass-123"
-
-
-def _client(base: str, who: dict[str, str], *, signup: bool = False) -> httpx.Client:
-    c = httpx.Client(base_url=base, timeout=10)
-    if signup:
-        r = c.post(
-            "/api/v1/auth/signup/company",
-            json={"company_name": "Msg Ltd", "full_name": "Olga Owner", **who},
-        )
-        assert r.status_code == 201, r.text
-    else:
-        r = c.post("/api/v1/auth/signin", json=who)
-        assert r.status_code == 200, r.text
-    c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-    return c
-
-
-def _employee(c: httpx.Client, name: str, email: str) -> dict[str, Any]:
-    r = c.post(
-        "/api/v1/employees",
-        json={"full_name": name, "email": email, "password": PASSWORD, "create_device": False},
-    )
-    assert r.status_code == 201, r.text
-    return dict(r.json())
+PASSWORD = EMPLOYEE_PASSWORD
 
 
 def _browser_as(browser: Any, base: str, email: str, errors: list[str]) -> tuple[Any, Any]:
-    api = _client(base, {"email": email, "password": PASSWORD})
+    api = api_client(base, {"email": email, "password": PASSWORD})
     ctx = browser.new_context(
         locale="en-GB", viewport={"width": 1360, "height": 900}, accept_downloads=True
     )
@@ -67,10 +45,10 @@ def test_messages_chat_group_file_sms_and_history(
 
     expect.set_options(timeout=15_000)
     base = server.base_url
-    owner = _client(base, OWNER, signup=True)
+    owner = api_client(base, OWNER, signup_company="Msg Ltd")
     tenant_id = owner.get("/api/v1/me").json()["tenant"]["id"]
-    _employee(owner, "Anna Smirnova", "anna@msg.example")
-    boris = _employee(owner, "Boris Ivanov", "boris@msg.example")
+    add_employee(owner, "Anna Smirnova", "anna@msg.example")
+    boris = add_employee(owner, "Boris Ivanov", "boris@msg.example")
     # a company number to send SMS from, but no trunk with an SMSC
     with httpx.Client(base_url=base, timeout=10) as op:
         r = op.post("/api/v1/auth/signin", json=ADMIN)

@@ -18,41 +18,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+
+from e2e.cabinet_api import EMPLOYEE_PASSWORD, add_employee, api_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 OWNER = {"email": "owner@vm.example", "password": "Owner-Pass-123"}
-PASSWORD = "Empl-Pass-123"
-
-
-def _client(base: str, who: dict[str, str], *, signup: bool = False) -> httpx.Client:
-    c = httpx.Client(base_url=base, timeout=10)
-    if signup:
-        r = c.post(
-            "/api/v1/auth/signup/company",
-            json={"company_name": "Voice Ltd", "full_name": "Olga Owner", **who},
-        )
-        assert r.status_code == 201, r.text
-    else:
-        r = c.post("/api/v1/auth/signin", json=who)
-        assert r.status_code == 200, r.text
-    c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-    return c
-
-
-def _employee(c: httpx.Client, name: str, email: str) -> dict[str, Any]:
-    r = c.post(
-        "/api/v1/employees",
-        json={"full_name": name, "email": email, "password": PASSWORD, "create_device": False},
-    )
-    assert r.status_code == 201, r.text
-    return dict(r.json())
+PASSWORD = EMPLOYEE_PASSWORD
 
 
 def _browser_as(browser: Any, base: str, who: dict[str, str], errors: list[str]) -> tuple[Any, Any]:
-    api = _client(base, who)
+    api = api_client(base, who)
     ctx = browser.new_context(locale="en-GB", viewport={"width": 1360, "height": 900})
     ctx.add_init_script("localStorage.setItem('clickphone.lang', 'en')")
     ctx.add_cookies([{"name": k, "value": v, "url": base} for k, v in api.cookies.items()])
@@ -125,10 +102,10 @@ def test_voicemail_inbox(server: Any, chromium_browser: Any, shot: Any) -> None:
 
     expect.set_options(timeout=15_000)
     base = server.base_url
-    owner = _client(base, OWNER, signup=True)
+    owner = api_client(base, OWNER, signup_company="Voice Ltd")
     tenant_id = owner.get("/api/v1/me").json()["tenant"]["id"]
-    anna = _employee(owner, "Anna Smirnova", "anna@vm.example")
-    _employee(owner, "Boris Ivanov", "boris@vm.example")
+    anna = add_employee(owner, "Anna Smirnova", "anna@vm.example")
+    add_employee(owner, "Boris Ivanov", "boris@vm.example")
 
     errors: list[str] = []
     audio_status: list[int] = []
