@@ -47,6 +47,7 @@ from clickphone.messaging.smpp import (
 )
 from clickphone.notifications.service import notify
 from clickphone.trunks.dialplan import normalize
+from clickphone.trunks.registry import spec_of
 from clickphone.trunks.secrets import TrunkSecrets
 
 log = get_logger(__name__)
@@ -67,16 +68,9 @@ def _route_key(trunk: Trunk, tenant_id: int, number: str) -> tuple[Any, ...] | N
     """Sort key of a trunk able to carry an SMS of ``tenant_id`` to ``number``, else None."""
     if not trunk.enabled or not trunk.smpp_host or trunk.tenant_id not in (None, tenant_id):
         return None
-    matched = 0
-    if trunk.prefixes:
-        lengths = [
-            len(p if p.startswith("+") else "+" + p)
-            for p in trunk.prefixes
-            if number.startswith(p if p.startswith("+") else "+" + p)
-        ]
-        if not lengths:
-            return None
-        matched = max(lengths)
+    matched = spec_of(trunk).serves(number)  # the prefix match calls use
+    if matched < 0:
+        return None
     rate = trunk.sms_rate if trunk.sms_rate is not None else 1 << 30
     return (trunk.tenant_id is None, -matched, trunk.priority, rate, trunk.id)
 

@@ -333,13 +333,15 @@ async def _summarised(
     return {day_start(d).date(): [int(v or 0) for v in vals] for d, *vals in rows}
 
 
-async def _per_day(session: AsyncSession, f: HistoryFilter) -> dict[date, Counters]:
+async def _per_day(
+    session: AsyncSession, f: HistoryFilter, conds: list[Any]
+) -> dict[date, Counters]:
     """Counters per UTC day of the period: settled whole days from the daily totals when the
     view allows it, the rest from the messages."""
     if f.summarisable:
-        first = epoch_day(f.start.date()) + (
-            0 if f.start == day_start(epoch_day(f.start.date())) else 1
-        )
+        first = epoch_day(f.start.date())
+        if day_start(first) < f.start:
+            first += 1  # a partial first day comes from the messages
         end = min(epoch_day(f.end.date()), settled_before(datetime.now(UTC)))
         if end > first and await summarised(session, first, end):
             out = await _summarised(session, f, first, end)
@@ -348,7 +350,7 @@ async def _per_day(session: AsyncSession, f: HistoryFilter) -> dict[date, Counte
                     for d, c in (await _live(session, await f.where(session, lo, hi))).items():
                         out[d] = [a + b for a, b in zip(out.get(d, [0] * len(c)), c, strict=True)]
             return out
-    return await _live(session, await f.where(session))
+    return await _live(session, conds)
 
 
 def _totals(days: dict[date, Counters]) -> HistoryTotals:
@@ -431,12 +433,13 @@ async def message_history(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> HistoryOut:
-    days = await _per_day(session, f)
+    conds = await f.where(session)
+    days = await _per_day(session, f, conds)
     totals = _totals(days)
     return HistoryOut(
         totals=totals,
         by_day=_by_day(days),
-        items=await _rows(session, f, await f.where(session), limit, offset),
+        items=await _rows(session, f, conds, limit, offset),
         total=totals.messages,
         limit=limit,
         offset=offset,

@@ -51,11 +51,11 @@ from clickphone.messaging.errors import (
     NumberRefused,
 )
 from clickphone.messaging.gsm import segments, transliterate
+from clickphone.notifications.service import administrators
 from clickphone.trunks.service import check_outbound
 
 CHAT_MAX = 4000
 SMS_MAX = 1000
-ADMIN_ROLES = ("tenant_owner", "tenant_admin", "individual")
 PENDING = ("scheduled", "queued", "sending")
 
 
@@ -126,14 +126,7 @@ async def line_recipients(session: AsyncSession, number: PhoneNumber) -> list[in
         emp = await session.get(Employee, number.employee_id)
         if emp is not None:
             return [emp.user_id]
-    rows = await session.execute(
-        select(User.id).where(
-            User.tenant_id == number.tenant_id,
-            User.role.in_(ADMIN_ROLES),
-            User.is_active.is_(True),
-        )
-    )
-    return sorted(rows.scalars())
+    return await administrators(session, number.tenant_id)
 
 
 def emit(

@@ -65,6 +65,19 @@ async def notify(
     return row
 
 
+ADMIN_ROLES = ("tenant_owner", "tenant_admin", "individual")
+
+
+async def administrators(session: AsyncSession, tenant_id: int) -> list[int]:
+    """The account's active owners and administrators (an individual is their own)."""
+    rows = await session.execute(
+        select(User.id).where(
+            User.tenant_id == tenant_id, User.role.in_(ADMIN_ROLES), User.is_active.is_(True)
+        )
+    )
+    return sorted(rows.scalars())
+
+
 async def recipients(session: AsyncSession, tenant_id: int, user_id: int | None) -> list[int]:
     """Who hears about a tenant's order: the user who placed it, else the account's owners."""
     if user_id is not None:
@@ -129,4 +142,4 @@ class NotificationService:
         return int(getattr(result, "rowcount", 0) or 0)
 
 
-__all__ = ["KINDS", "NotificationService", "notify", "recipients"]
+__all__ = ["KINDS", "NotificationService", "administrators", "notify", "recipients"]

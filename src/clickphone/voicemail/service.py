@@ -21,11 +21,9 @@ from clickphone.accounts.errors import NotFound
 from clickphone.accounts.scope import Actor
 from clickphone.bus.outbox import add_event
 from clickphone.db.listing import ListQuery, Page, paginate
-from clickphone.db.models import Department, Employee, User, Voicemail, utcnow
+from clickphone.db.models import Department, Employee, Voicemail, utcnow
 from clickphone.db.session import Database
-from clickphone.notifications.service import notify
-
-ADMIN_ROLES = ("tenant_owner", "tenant_admin", "individual")
+from clickphone.notifications.service import administrators, notify
 
 
 async def listeners(
@@ -35,12 +33,7 @@ async def listeners(
     department_id: int | None = None,
 ) -> list[int]:
     """The users who may hear a voicemail of ``owner_employee_id`` / ``department_id``."""
-    rows = await session.execute(
-        select(User.id).where(
-            User.tenant_id == tenant_id, User.role.in_(ADMIN_ROLES), User.is_active.is_(True)
-        )
-    )
-    users = set(rows.scalars())
+    users = set(await administrators(session, tenant_id))
     if owner_employee_id is not None:
         owner = await session.scalar(
             select(Employee.user_id).where(
