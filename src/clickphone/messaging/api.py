@@ -251,9 +251,9 @@ class CampaignOut(BaseModel):
 
 
 async def _conversation_out(session: Any, actor: Any, conv_id: int) -> ConversationOut:
-    for item in await service.list_conversations(session, actor):
-        if item["id"] == conv_id:
-            return ConversationOut.model_validate(item, from_attributes=True)
+    found = await service.list_conversations(session, actor, only=conv_id)
+    if found:
+        return ConversationOut.model_validate(found[0], from_attributes=True)
     raise MessageNotFound("no such conversation", error_id="messaging.conversation_not_found")
 
 

@@ -334,20 +334,23 @@ class MessagingService:
             tenant_id=conv.tenant_id,
         )
 
-    async def list_conversations(self, session: AsyncSession, actor: Actor) -> list[dict[str, Any]]:
-        """The actor's conversations, most recent first, with members, the SMS partner's
-        contact, the last message and the unread count."""
-        mine = (
-            await session.execute(
-                select(Conversation, ConversationMember.last_read_at)
-                .join(ConversationMember, ConversationMember.conversation_id == Conversation.id)
-                .where(
-                    ConversationMember.user_id == actor.user_id,
-                    Conversation.tenant_id == actor.tenant_id,
-                    Conversation.deleted_at.is_(None),
-                )
+    async def list_conversations(
+        self, session: AsyncSession, actor: Actor, only: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The actor's conversations (or just ``only``), most recent first, with members, the
+        SMS partner's contact, the last message and the unread count."""
+        stmt = (
+            select(Conversation, ConversationMember.last_read_at)
+            .join(ConversationMember, ConversationMember.conversation_id == Conversation.id)
+            .where(
+                ConversationMember.user_id == actor.user_id,
+                Conversation.tenant_id == actor.tenant_id,
+                Conversation.deleted_at.is_(None),
             )
-        ).all()
+        )
+        if only is not None:
+            stmt = stmt.where(Conversation.id == only)
+        mine = (await session.execute(stmt)).all()
         if not mine:
             return []
         ids = [c.id for c, _ in mine]
